@@ -1,0 +1,236 @@
+//! Loads the connector component once and runs executions of it, each in a
+//! fresh store with its own WASI context, clock, stderr and HTTP transport.
+//! This is the part a multi-tenant runtime would embed.
+
+use crate::egress::EgressPolicy;
+use crate::transport::{Journal, Mode, Transport};
+use anyhow::{anyhow, Context as _, Result};
+use serde::Serialize;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "connector",
+        exports: { default: async },
+        with: {
+            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+            "wasi:io": wasmtime_wasi::p2::bindings::io,
+            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+        },
+    });
+}
+
+pub use bindings::{ConnectorError, ErrorKind};
+
+/// The state of one execution's store.
+pub struct HostState {
+    table: ResourceTable,
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    transport: Transport,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.transport }
+    }
+}
+
+/// A clock for one execution: the wall clock starts at a pinned instant (replay)
+/// or now (live), and both clocks advance only with the shared elapsed counter
+/// in virtual mode.
+#[derive(Clone)]
+pub struct ExecutionClock {
+    start: Duration,
+    elapsed_ns: Arc<AtomicU64>,
+    started: std::time::Instant,
+    virtual_time: bool,
+}
+
+impl ExecutionClock {
+    /// Real time, as an operator's runtime would give.
+    pub fn real() -> Self {
+        ExecutionClock {
+            start: SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default(),
+            elapsed_ns: Arc::new(AtomicU64::new(0)),
+            started: std::time::Instant::now(),
+            virtual_time: false,
+        }
+    }
+
+    /// Time pinned at `epoch_seconds`, moving only when the guest sleeps.
+    pub fn pinned(epoch_seconds: u64) -> Self {
+        ExecutionClock {
+            start: Duration::from_secs(epoch_seconds),
+            elapsed_ns: Arc::new(AtomicU64::new(0)),
+            started: std::time::Instant::now(),
+            virtual_time: true,
+        }
+    }
+
+    fn elapsed(&self) -> u64 {
+        if self.virtual_time {
+            self.elapsed_ns.load(Ordering::SeqCst)
+        } else {
+            u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX)
+        }
+    }
+}
+
+impl HostWallClock for ExecutionClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_nanos(1)
+    }
+    fn now(&self) -> Duration {
+        self.start + Duration::from_nanos(self.elapsed())
+    }
+}
+
+impl HostMonotonicClock for ExecutionClock {
+    fn resolution(&self) -> u64 {
+        1
+    }
+    fn now(&self) -> u64 {
+        self.elapsed()
+    }
+}
+
+/// How one execution is run.
+pub struct ExecOptions {
+    pub mode: Mode,
+    pub policy: EgressPolicy,
+    pub clock: ExecutionClock,
+    /// Pass the guest's stderr to ours as it is written (the CLI), or keep it (tests).
+    pub inherit_stderr: bool,
+}
+
+/// The guest's error, as the CLI prints it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct GuestError {
+    pub kind: String,
+    pub code: String,
+    pub message: String,
+    pub retryable: bool,
+}
+
+impl From<ConnectorError> for GuestError {
+    fn from(e: ConnectorError) -> Self {
+        GuestError {
+            kind: match e.kind {
+                ErrorKind::InvalidInput => "invalid-input",
+                ErrorKind::Unauthorized => "unauthorized",
+                ErrorKind::Throttled => "throttled",
+                ErrorKind::Upstream => "upstream",
+                ErrorKind::Internal => "internal",
+            }
+            .to_string(),
+            code: e.code,
+            message: e.message,
+            retryable: e.retryable,
+        }
+    }
+}
+
+/// What one execution produced.
+#[derive(Debug)]
+pub struct Execution {
+    pub outcome: std::result::Result<String, GuestError>,
+    pub stderr: String,
+    pub journal: Journal,
+}
+
+/// A compiled connector, ready to instantiate many times.
+pub struct Harness {
+    engine: Engine,
+    component: Component,
+    pre: bindings::ConnectorPre<HostState>,
+}
+
+impl Harness {
+    pub fn engine_config() -> Config {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config
+    }
+
+    /// Loads a `.wasm` component (compiling it) or a `.cwasm` precompiled by this harness.
+    pub fn load(path: &Path) -> Result<Harness> {
+        let engine = Engine::new(&Self::engine_config()).map_err(|e| anyhow!("engine: {e}"))?;
+        let component = if path.extension().is_some_and(|e| e == "cwasm") {
+            // SAFETY: a .cwasm is native code; only files produced by `textract-host
+            // compile` for this engine configuration are trusted here.
+            unsafe { Component::deserialize_file(&engine, path) }
+        } else {
+            Component::from_file(&engine, path)
+        }
+        .map_err(|e| anyhow!("cannot load component {}: {e}", path.display()))?;
+        let mut linker = Linker::<HostState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow!("linking WASI: {e}"))?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+            .map_err(|e| anyhow!("linking wasi-http: {e}"))?;
+        let instance_pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| anyhow!("component {} cannot run here: {e}", path.display()))?;
+        let pre = bindings::ConnectorPre::new(instance_pre).map_err(|e| anyhow!("not a connector component: {e}"))?;
+        Ok(Harness { engine, component, pre })
+    }
+
+    /// The component's imports, by name (`wasi:http/outgoing-handler@0.2.12`, ...).
+    pub fn imports(&self) -> Vec<String> {
+        self.component
+            .component_type()
+            .imports(&self.engine)
+            .map(|(name, _)| name.to_string())
+            .collect()
+    }
+
+    pub async fn execute(&self, input: &str, options: ExecOptions) -> Result<Execution> {
+        let stderr = MemoryOutputPipe::new(64 * 1024);
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.wall_clock(options.clock.clone()).monotonic_clock(options.clock.clone());
+        if options.inherit_stderr {
+            wasi.inherit_stderr();
+        } else {
+            wasi.stderr(stderr.clone());
+        }
+        let journal = Arc::new(Mutex::new(Journal::default()));
+        let transport = Transport { policy: Arc::new(options.policy), mode: options.mode, journal: journal.clone() };
+        let state = HostState { table: ResourceTable::new(), wasi: wasi.build(), http: WasiHttpCtx::new(), transport };
+        let mut store = Store::new(&self.engine, state);
+
+        let instance = self
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| anyhow!("instantiating the connector failed: {e}"))?;
+        let outcome = instance
+            .call_execute(&mut store, input)
+            .await
+            .map_err(|e| anyhow!("the connector trapped: {e:?}"))
+            .context("execution aborted")?;
+        drop(store);
+        let journal = Arc::try_unwrap(journal)
+            .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
+            .unwrap_or_else(|shared| shared.lock().map(|j| j.clone()).unwrap_or_default());
+        Ok(Execution {
+            outcome: outcome.map_err(GuestError::from),
+            stderr: String::from_utf8_lossy(&stderr.contents()).into_owned(),
+            journal,
+        })
+    }
+}

@@ -1,0 +1,33 @@
+//! textract-host: the Wasmtime embedding that runs the textract-connector
+//! component the way a multi-tenant connector runtime would, and the CLI and
+//! test runner built on it.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod cassette;
+pub mod egress;
+pub mod engine;
+pub mod scenario;
+pub mod transport;
+
+use std::path::PathBuf;
+
+/// The workspace's release build of the component, which `make` produces.
+pub fn default_component_path() -> PathBuf {
+    if let Ok(path) = std::env::var("TEXTRACT_COMPONENT") {
+        return PathBuf::from(path);
+    }
+    workspace_root().join("target/wasm32-wasip2/release/textract_connector.wasm")
+}
+
+/// The folder holding the workspace `Cargo.toml`: found next to the running
+/// binary (`target/<profile>/textract-host`), else where this crate was built.
+pub fn workspace_root() -> PathBuf {
+    if let Ok(exe) = std::env::current_exe() {
+        for dir in exe.ancestors().skip(1) {
+            if dir.join("Cargo.toml").is_file() && dir.join("wit").is_dir() {
+                return dir.to_path_buf();
+            }
+        }
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}

@@ -1,0 +1,143 @@
+//! Data-driven scenarios: one folder per case under `tests/`, holding
+//! `input.json`, an optional `cassette.json`, and exactly one of
+//! `expected.json` (the result, compared exactly, key order included) or
+//! `expected-error.json` (the connector error). An optional `scenario.json`
+//! names extra allowed hosts and the egress denials the case expects.
+//!
+//! A scenario passes only when the result matches, every request matched a
+//! recorded interaction (and its signature assertions), every interaction was
+//! used, and the denials are exactly the expected ones.
+
+use crate::cassette::{parse_rfc3339_utc, Cassette};
+use crate::egress::EgressPolicy;
+use crate::engine::{ExecOptions, ExecutionClock, GuestError, Harness};
+use crate::transport::{Mode, Replayer};
+use anyhow::{bail, Context as _, Result};
+use serde::Deserialize;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The clock used when a cassette does not pin one.
+pub const DEFAULT_REPLAY_TIME: &str = "2026-01-15T09:30:00Z";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScenarioOptions {
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub allow_hosts: Vec<String>,
+    /// `METHOD url` of each request the egress policy must refuse.
+    #[serde(default)]
+    pub expect_denied: Vec<String>,
+}
+
+/// Every scenario folder under `root`, sorted.
+pub fn discover(root: &Path) -> Result<Vec<PathBuf>> {
+    let mut dirs = Vec::new();
+    for entry in std::fs::read_dir(root).with_context(|| format!("reading {}", root.display()))? {
+        let path = entry?.path();
+        if path.join("input.json").is_file() {
+            dirs.push(path);
+        }
+    }
+    dirs.sort();
+    Ok(dirs)
+}
+
+pub struct Outcome {
+    pub elapsed: Duration,
+    pub requests: usize,
+}
+
+/// Runs one scenario; the error explains every way it failed.
+pub async fn run(harness: &Harness, dir: &Path) -> Result<Outcome> {
+    let input = std::fs::read_to_string(dir.join("input.json")).context("reading input.json")?;
+    let options: ScenarioOptions = match std::fs::read_to_string(dir.join("scenario.json")) {
+        Ok(text) => serde_json::from_str(&text).context("parsing scenario.json")?,
+        Err(_) => ScenarioOptions::default(),
+    };
+    let expected_ok = read_json(&dir.join("expected.json"))?;
+    let expected_err: Option<GuestError> = read_json(&dir.join("expected-error.json"))?
+        .map(serde_json::from_value)
+        .transpose()
+        .context("expected-error.json must hold {kind, code, message, retryable}")?;
+    if expected_ok.is_some() == expected_err.is_some() {
+        bail!("a scenario needs exactly one of expected.json and expected-error.json");
+    }
+
+    let cassette = match dir.join("cassette.json") {
+        p if p.is_file() => Cassette::load(&p)?,
+        _ => Cassette::default(),
+    };
+    let time = parse_rfc3339_utc(cassette.recorded_at.as_deref().unwrap_or(DEFAULT_REPLAY_TIME))?;
+    let replayer = Arc::new(Mutex::new(Replayer::new(cassette, dir.to_path_buf())));
+    let mut policy = EgressPolicy::implied_by(&input);
+    options.allow_hosts.iter().for_each(|h| policy.allow(h));
+
+    let started = Instant::now();
+    let execution = harness
+        .execute(
+            &input,
+            ExecOptions {
+                mode: Mode::Replay(replayer.clone()),
+                policy,
+                clock: ExecutionClock::pinned(time),
+                inherit_stderr: false,
+            },
+        )
+        .await?;
+    let elapsed = started.elapsed();
+
+    let mut failures = execution.journal.problems.clone();
+    failures.extend(replayer.lock().map(|r| r.unused()).unwrap_or_default());
+    if execution.journal.denied != options.expect_denied {
+        failures.push(format!(
+            "egress denials: expected {:?}, got {:?}",
+            options.expect_denied, execution.journal.denied
+        ));
+    }
+    match (&execution.outcome, expected_ok, expected_err) {
+        (Ok(actual), Some(expected), _) => {
+            let actual: Value = serde_json::from_str(actual).context("the connector's result is not JSON")?;
+            // Serialising both (order-preserving) compares values and key order at once.
+            let (want, got) = (serde_json::to_string(&expected)?, serde_json::to_string(&actual)?);
+            if want != got {
+                let mut diffs = Vec::new();
+                crate::cassette::diff_json("result", &expected, &actual, &mut diffs);
+                if diffs.is_empty() {
+                    diffs.push("same values, different key order".into());
+                }
+                failures.push(format!("result differs from expected.json:\n    {}", diffs.join("\n    ")));
+            }
+        }
+        (Err(actual), _, Some(expected)) => {
+            if *actual != expected {
+                failures.push(format!("error differs from expected-error.json:\n    expected {expected:?}\n    got      {actual:?}"));
+            }
+        }
+        (Ok(actual), None, _) => failures.push(format!(
+            "expected an error, got a result: {}",
+            actual.chars().take(200).collect::<String>()
+        )),
+        (Err(actual), _, None) => failures.push(format!("expected a result, got an error: {actual:?}")),
+    }
+    if !failures.is_empty() {
+        if !execution.stderr.is_empty() {
+            failures.push(format!("guest stderr:\n{}", execution.stderr));
+        }
+        bail!(failures.join("\n  "));
+    }
+    Ok(Outcome { elapsed, requests: execution.journal.sent.len() })
+}
+
+fn read_json(path: &Path) -> Result<Option<Value>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?,
+        )),
+        Err(_) => Ok(None),
+    }
+}

@@ -1,0 +1,61 @@
+//! SYNC ("real-time"): one `AnalyzeDocument` call on an S3 object or on the
+//! bytes of a Camunda document, returned in Camunda's SYNC result shape.
+
+use crate::document;
+use crate::error::{Error, Result};
+use crate::output::{self, JsonOut};
+use crate::textract::{self, AnalyzeDocumentRequest, AnalyzeDocumentResponse, DocumentInput, QueriesConfig, S3Object};
+use crate::validation::{Source, Task};
+use crate::runtime::Context;
+use base64::Engine as _;
+
+const OPERATION: &str = "AnalyzeDocument";
+
+pub fn run(ctx: &mut Context<'_>, task: &Task) -> Result<String> {
+    let document = match &task.source {
+        Some(Source::S3 { bucket, name, version }) => DocumentInput::S3Object(S3Object {
+            bucket,
+            name,
+            version: version.as_deref(),
+        }),
+        Some(Source::Document(reference)) => {
+            let doc = document::load(reference)?;
+            document::check_sync_size(&doc)?;
+            DocumentInput::Bytes(base64::engine::general_purpose::STANDARD.encode(&doc.bytes))
+        }
+        None => return Err(Error::Internal("SYNC task without a document source".into())),
+    };
+    let request = AnalyzeDocumentRequest {
+        document,
+        feature_types: &task.features,
+        queries_config: QueriesConfig::from_query(task.query.as_deref()),
+    };
+    let body = serde_json::to_vec(&request).map_err(|e| Error::Internal(format!("request encoding: {e}")))?;
+    drop(request);
+
+    let response = textract::call(ctx, task, OPERATION, body)?;
+    let parsed: AnalyzeDocumentResponse = textract::parse_body(OPERATION, &response.body)?;
+
+    let mut out = JsonOut::with_capacity(response.body.len());
+    out.raw("{");
+    output::write_sdk_metadata(&mut out, &response);
+    out.raw(",");
+    output::write_document_metadata(&mut out, parsed.document_metadata.as_ref());
+    out.raw(",");
+    out.key("blocks");
+    match &parsed.blocks {
+        None => out.null(),
+        Some(blocks) => {
+            out.raw("[");
+            output::write_blocks(&mut out, blocks, true);
+            out.raw("]");
+        }
+    }
+    out.raw(",");
+    output::write_human_loop(&mut out, parsed.human_loop_activation_output.as_ref());
+    out.raw(",");
+    out.key("analyzeDocumentModelVersion");
+    out.opt_str(parsed.analyze_document_model_version.as_deref());
+    out.raw("}");
+    Ok(out.buf)
+}

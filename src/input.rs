@@ -1,0 +1,344 @@
+//! The connector's input model and its binding from JSON, following Camunda's
+//! rules: unknown keys are ignored, enum values are case-insensitive, a
+//! one-element array stands for its single value, and scalars coerce to the
+//! string or boolean a field expects. Binding problems are collected as
+//! violations so that `validation` can report them together with the rest.
+
+use crate::error::{Error, Result, Violation};
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    Credentials {
+        access_key: Option<String>,
+        secret_key: Option<String>,
+        session_token: Option<String>,
+    },
+    DefaultChain,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecutionType {
+    Sync,
+    Polling,
+    Async,
+    /// Beyond Camunda: collect the results of an earlier ASYNC job by id.
+    Fetch,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocationType {
+    S3,
+    Uploaded,
+}
+
+/// The `input` object of the task.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskInput {
+    pub location_type: Option<LocationType>,
+    pub bucket: Option<String>,
+    pub name: Option<String>,
+    pub version: Option<String>,
+    pub document: Option<Value>,
+    pub execution_type: Option<ExecutionType>,
+    pub analyze_tables: bool,
+    pub analyze_forms: bool,
+    pub analyze_signatures: bool,
+    pub analyze_layout: bool,
+    pub analyze_queries: bool,
+    pub query: Option<String>,
+    pub client_request_token: Option<String>,
+    pub job_tag: Option<String>,
+    pub kms_key_id: Option<String>,
+    pub notification_role_arn: Option<String>,
+    pub notification_topic_arn: Option<String>,
+    pub output_bucket: Option<String>,
+    pub output_prefix: Option<String>,
+    pub job_id: Option<String>,
+}
+
+impl TaskInput {
+    pub fn execution_type(&self) -> ExecutionType {
+        self.execution_type.unwrap_or(ExecutionType::Polling)
+    }
+
+    pub fn location_type(&self) -> LocationType {
+        self.location_type.unwrap_or(LocationType::S3)
+    }
+}
+
+/// The whole input, bound but not yet validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectorInput {
+    /// `None` when neither `authentication` nor `awsCredential` is given.
+    pub auth: Option<Auth>,
+    /// Where `auth` came from, for property paths in messages.
+    pub auth_path: &'static str,
+    /// The region that applies (awsCredential's wins), with the path it came from.
+    pub region: Option<String>,
+    pub region_path: &'static str,
+    pub endpoint: Option<String>,
+    pub input: TaskInput,
+    /// Type and coercion problems found while binding.
+    pub binding_violations: Vec<Violation>,
+}
+
+/// Binds the raw JSON text of a task's variables.
+pub fn parse(raw: &str) -> Result<ConnectorInput> {
+    let value: Value = serde_json::from_str(raw).map_err(|e| Error::MalformedInput(e.to_string()))?;
+    let root = match unwrap_single(&value) {
+        Value::Object(map) => map,
+        _ => return Err(Error::MalformedInput("the input must be a JSON object".into())),
+    };
+    let mut b = Binder::default();
+
+    let credential = b.object(root, "awsCredential");
+    let (auth, auth_path, region, region_path) = match credential {
+        Some(cred) => {
+            let auth = b
+                .object(cred, "authentication")
+                .map(|a| b.auth(a, "awsCredential.authentication"));
+            let region = b.string(cred, "region", "awsCredential.region");
+            (
+                // A credential object without authentication still names its region; the
+                // missing authentication is reported by validation.
+                auth,
+                "awsCredential.authentication",
+                Some(region.unwrap_or_default()),
+                "awsCredential.region",
+            )
+        }
+        None => {
+            let auth = b.object(root, "authentication").map(|a| b.auth(a, "authentication"));
+            let region = b
+                .object(root, "configuration")
+                .and_then(|c| b.string(c, "region", "configuration.region"));
+            (auth, "authentication", region, "configuration.region")
+        }
+    };
+    let endpoint = b
+        .object(root, "configuration")
+        .and_then(|c| b.string(c, "endpoint", "configuration.endpoint"))
+        .filter(|e| !e.trim().is_empty());
+
+    let input = match b.object(root, "input") {
+        Some(i) => b.task_input(i),
+        None => TaskInput::default(),
+    };
+
+    Ok(ConnectorInput {
+        auth,
+        auth_path,
+        region,
+        region_path,
+        endpoint,
+        input,
+        binding_violations: b.violations,
+    })
+}
+
+/// A one-element array stands for its element.
+fn unwrap_single(value: &Value) -> &Value {
+    match value {
+        Value::Array(items) if items.len() == 1 => &items[0],
+        other => other,
+    }
+}
+
+#[derive(Default)]
+struct Binder {
+    violations: Vec<Violation>,
+}
+
+impl Binder {
+    fn object<'a>(&mut self, parent: &'a Map<String, Value>, key: &str) -> Option<&'a Map<String, Value>> {
+        match parent.get(key).map(unwrap_single) {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(map)) => Some(map),
+            Some(_) => {
+                self.violations.push(Violation::new(key, "must be an object"));
+                None
+            }
+        }
+    }
+
+    fn string(&mut self, parent: &Map<String, Value>, key: &str, path: &str) -> Option<String> {
+        match parent.get(key).map(unwrap_single) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            Some(Value::Bool(b)) => Some(b.to_string()),
+            Some(_) => {
+                self.violations.push(Violation::new(path, "must be a string"));
+                None
+            }
+        }
+    }
+
+    /// A blank string is treated as absent, as the modeler leaves empty fields.
+    fn opt_string(&mut self, parent: &Map<String, Value>, key: &str, path: &str) -> Option<String> {
+        self.string(parent, key, path).filter(|s| !s.trim().is_empty())
+    }
+
+    fn boolean(&mut self, parent: &Map<String, Value>, key: &str, path: &str) -> bool {
+        match parent.get(key).map(unwrap_single) {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("true") => true,
+            Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("false") || s.trim().is_empty() => false,
+            Some(_) => {
+                self.violations.push(Violation::new(path, "must be true or false"));
+                false
+            }
+        }
+    }
+
+    fn enumeration<T: Copy>(
+        &mut self,
+        parent: &Map<String, Value>,
+        key: &str,
+        path: &str,
+        options: &[(&str, T)],
+    ) -> Option<T> {
+        let raw = self.string(parent, key, path)?;
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return None;
+        }
+        match options.iter().find(|(name, _)| name.eq_ignore_ascii_case(raw)) {
+            Some((_, value)) => Some(*value),
+            None => {
+                let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+                self.violations.push(Violation::new(
+                    path,
+                    format!("must be one of {} (got '{raw}')", names.join(", ")),
+                ));
+                None
+            }
+        }
+    }
+
+    fn auth(&mut self, map: &Map<String, Value>, path: &str) -> Auth {
+        let kind = self.enumeration(
+            map,
+            "type",
+            &format!("{path}.type"),
+            &[("credentials", false), ("defaultCredentialsChain", true)],
+        );
+        if kind == Some(true) {
+            return Auth::DefaultChain;
+        }
+        Auth::Credentials {
+            access_key: self.string(map, "accessKey", &format!("{path}.accessKey")),
+            secret_key: self.string(map, "secretKey", &format!("{path}.secretKey")),
+            session_token: self.opt_string(map, "sessionToken", &format!("{path}.sessionToken")),
+        }
+    }
+
+    fn task_input(&mut self, i: &Map<String, Value>) -> TaskInput {
+        TaskInput {
+            location_type: self.enumeration(
+                i,
+                "documentLocationType",
+                "input.documentLocationType",
+                &[("S3", LocationType::S3), ("UPLOADED", LocationType::Uploaded)],
+            ),
+            bucket: self.string(i, "documentS3Bucket", "input.documentS3Bucket"),
+            name: self.string(i, "documentName", "input.documentName"),
+            version: self.opt_string(i, "documentVersion", "input.documentVersion"),
+            document: i.get("document").filter(|d| !d.is_null()).cloned(),
+            execution_type: self.enumeration(
+                i,
+                "executionType",
+                "input.executionType",
+                &[
+                    ("SYNC", ExecutionType::Sync),
+                    ("POLLING", ExecutionType::Polling),
+                    ("ASYNC", ExecutionType::Async),
+                    ("FETCH", ExecutionType::Fetch),
+                ],
+            ),
+            analyze_tables: self.boolean(i, "analyzeTables", "input.analyzeTables"),
+            analyze_forms: self.boolean(i, "analyzeForms", "input.analyzeForms"),
+            analyze_signatures: self.boolean(i, "analyzeSignatures", "input.analyzeSignatures"),
+            analyze_layout: self.boolean(i, "analyzeLayout", "input.analyzeLayout"),
+            analyze_queries: self.boolean(i, "analyzeQueries", "input.analyzeQueries"),
+            query: self.opt_string(i, "query", "input.query"),
+            client_request_token: self.opt_string(i, "clientRequestToken", "input.clientRequestToken"),
+            job_tag: self.opt_string(i, "jobTag", "input.jobTag"),
+            kms_key_id: self.opt_string(i, "kmsKeyId", "input.kmsKeyId"),
+            notification_role_arn: self.opt_string(
+                i,
+                "notificationChannelRoleArn",
+                "input.notificationChannelRoleArn",
+            ),
+            notification_topic_arn: self.opt_string(
+                i,
+                "notificationChannelSnsTopicArn",
+                "input.notificationChannelSnsTopicArn",
+            ),
+            output_bucket: self.opt_string(i, "outputConfigS3Bucket", "input.outputConfigS3Bucket"),
+            output_prefix: self.opt_string(i, "outputConfigS3Prefix", "input.outputConfigS3Prefix"),
+            job_id: self.opt_string(i, "jobId", "input.jobId"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binds_camunda_shapes_leniently() {
+        let parsed = parse(
+            r#"{"authentication":{"accessKey":"AK","secretKey":"SK"},
+                "configuration":[{"region":"eu-west-1"}],
+                "input":{"executionType":"sync","documentLocationType":["s3"],
+                         "analyzeTables":"true","analyzeForms":["TRUE"],"analyzeLayout":false,
+                         "documentS3Bucket":"b","documentName":"k","unknown":1},
+                "extra":{"x":1}}"#,
+        )
+        .unwrap();
+        assert!(parsed.binding_violations.is_empty(), "{:?}", parsed.binding_violations);
+        assert_eq!(parsed.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(parsed.input.execution_type(), ExecutionType::Sync);
+        assert_eq!(parsed.input.location_type(), LocationType::S3);
+        assert!(parsed.input.analyze_tables && parsed.input.analyze_forms && !parsed.input.analyze_layout);
+        assert_eq!(
+            parsed.auth,
+            Some(Auth::Credentials {
+                access_key: Some("AK".into()),
+                secret_key: Some("SK".into()),
+                session_token: None
+            })
+        );
+    }
+
+    #[test]
+    fn aws_credential_wins_over_authentication_and_region() {
+        let parsed = parse(
+            r#"{"authentication":{"accessKey":"A1","secretKey":"S1"},"configuration":{"region":"us-east-1"},
+                "awsCredential":{"authentication":{"type":"credentials","accessKey":"A2","secretKey":"S2"},"region":"eu-central-1"}}"#,
+        )
+        .unwrap();
+        assert_eq!(parsed.region.as_deref(), Some("eu-central-1"));
+        assert_eq!(parsed.region_path, "awsCredential.region");
+        assert!(matches!(parsed.auth, Some(Auth::Credentials { access_key: Some(ref a), .. }) if a == "A2"));
+    }
+
+    #[test]
+    fn defaults_and_type_errors() {
+        let parsed = parse(r#"{"input":{"executionType":"LATER","analyzeTables":{"a":1}}}"#).unwrap();
+        assert_eq!(parsed.input.execution_type(), ExecutionType::Polling);
+        assert_eq!(parsed.binding_violations.len(), 2);
+        assert_eq!(parsed.auth, None);
+        assert!(matches!(parse("[1,2]"), Err(Error::MalformedInput(_))));
+        assert!(matches!(parse("{"), Err(Error::MalformedInput(_))));
+    }
+
+    #[test]
+    fn default_chain_is_recognised_case_insensitively() {
+        let parsed = parse(r#"{"authentication":{"type":"DEFAULTCREDENTIALSCHAIN"}}"#).unwrap();
+        assert_eq!(parsed.auth, Some(Auth::DefaultChain));
+    }
+}

@@ -1,0 +1,67 @@
+//! textract-connector: an Amazon Textract connector as a WebAssembly component,
+//! compatible with Camunda's `io.camunda:aws-textract:1` task. This file is the
+//! WIT glue only; the logic lives in the modules below and runs natively too.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod credentials;
+pub mod document;
+pub mod endpoint;
+pub mod error;
+pub mod execution;
+pub mod http;
+pub mod input;
+pub mod output;
+pub mod runtime;
+pub mod signing;
+pub mod textract;
+pub mod validation;
+#[cfg(target_arch = "wasm32")]
+mod wasi_http;
+
+pub use runtime::{Clock, Context};
+
+#[cfg(target_arch = "wasm32")]
+mod bindings {
+    wit_bindgen::generate!({
+        path: "wit",
+        world: "connector",
+        with: {
+            "wasi:http/types@0.2.12": wasip2::http::types,
+            "wasi:http/outgoing-handler@0.2.12": wasip2::http::outgoing_handler,
+            "wasi:io/poll@0.2.12": wasip2::io::poll,
+            "wasi:io/error@0.2.12": wasip2::io::error,
+            "wasi:io/streams@0.2.12": wasip2::io::streams,
+            "wasi:clocks/monotonic-clock@0.2.12": wasip2::clocks::monotonic_clock,
+        },
+    });
+
+    use crate::error::ErrorKind as Kind;
+
+    struct Component;
+
+    impl Guest for Component {
+        fn execute(input: String) -> Result<String, ConnectorError> {
+            let mut http = crate::wasi_http::WasiHttp;
+            let clock = crate::wasi_http::WasiClock;
+            let mut ctx = crate::Context {
+                http: &mut http,
+                clock: &clock,
+                mode: crate::validation::RuntimeMode::Saas,
+            };
+            crate::runtime::execute(&mut ctx, &input).map_err(|e| ConnectorError {
+                kind: match e.kind() {
+                    Kind::InvalidInput => ErrorKind::InvalidInput,
+                    Kind::Unauthorized => ErrorKind::Unauthorized,
+                    Kind::Throttled => ErrorKind::Throttled,
+                    Kind::Upstream => ErrorKind::Upstream,
+                    Kind::Internal => ErrorKind::Internal,
+                },
+                code: e.code(),
+                message: e.message(),
+                retryable: e.retryable(),
+            })
+        }
+    }
+
+    export!(Component);
+}

@@ -1,0 +1,467 @@
+//! The Camunda result shape. The Java connector serialises AWS SDK result
+//! objects with Jackson, so a BPMN result expression sees camelCase keys in a
+//! fixed order, explicit `null`s, 32-bit floats printed as Java prints them, and
+//! the response headers sorted case-insensitively. This module writes that JSON
+//! directly, in one pass, from the parsed response.
+
+use crate::http::HttpResponse;
+use crate::textract::{Block, DocumentMetadata, HumanLoopActivationOutput};
+
+/// A minimal JSON writer that appends to a `String`.
+pub struct JsonOut {
+    pub buf: String,
+}
+
+impl JsonOut {
+    pub fn with_capacity(n: usize) -> Self {
+        JsonOut { buf: String::with_capacity(n) }
+    }
+
+    pub fn raw(&mut self, s: &str) {
+        self.buf.push_str(s);
+    }
+
+    /// Writes `"key":` (keys are fixed ASCII names, no escaping needed).
+    pub fn key(&mut self, k: &str) {
+        self.buf.push('"');
+        self.buf.push_str(k);
+        self.buf.push_str("\":");
+    }
+
+    pub fn str(&mut self, s: &str) {
+        self.buf.push('"');
+        let mut start = 0;
+        for (i, c) in s.char_indices() {
+            let escaped = match c {
+                '"' => "\\\"",
+                '\\' => "\\\\",
+                '\n' => "\\n",
+                '\r' => "\\r",
+                '\t' => "\\t",
+                c if (c as u32) < 0x20 => {
+                    self.buf.push_str(&s[start..i]);
+                    self.buf.push_str(&format!("\\u{:04x}", c as u32));
+                    start = i + 1;
+                    continue;
+                }
+                _ => continue,
+            };
+            self.buf.push_str(&s[start..i]);
+            self.buf.push_str(escaped);
+            start = i + c.len_utf8();
+        }
+        self.buf.push_str(&s[start..]);
+        self.buf.push('"');
+    }
+
+    pub fn opt_str(&mut self, s: Option<&str>) {
+        match s {
+            Some(s) => self.str(s),
+            None => self.null(),
+        }
+    }
+
+    pub fn null(&mut self) {
+        self.buf.push_str("null");
+    }
+
+    pub fn int(&mut self, n: i64) {
+        self.buf.push_str(&n.to_string());
+    }
+
+    pub fn opt_int(&mut self, n: Option<i64>) {
+        match n {
+            Some(n) => self.int(n),
+            None => self.null(),
+        }
+    }
+
+    pub fn opt_f32(&mut self, f: Option<f32>) {
+        match f {
+            Some(f) if f.is_finite() => java_float(f, &mut self.buf),
+            _ => self.null(),
+        }
+    }
+
+    pub fn opt_str_list(&mut self, items: Option<&[String]>) {
+        match items {
+            None => self.null(),
+            Some(items) => {
+                self.buf.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        self.buf.push(',');
+                    }
+                    self.str(item);
+                }
+                self.buf.push(']');
+            }
+        }
+    }
+}
+
+/// Appends `f` as Java's `Float.toString` prints it: the shortest digits that
+/// round-trip, plain notation for 1e-3 ≤ |f| < 1e7 (always with a fraction,
+/// `1.0`), computerised scientific notation otherwise (`1.5861064E-16`).
+pub fn java_float(f: f32, out: &mut String) {
+    if f == 0.0 {
+        out.push_str(if f.is_sign_negative() { "-0.0" } else { "0.0" });
+        return;
+    }
+    let mut buffer = ryu::Buffer::new();
+    let text = buffer.format_finite(f);
+    let (negative, text) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (mantissa, exp) = match text.split_once('e') {
+        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+        None => (text, 0),
+    };
+    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    // value = 0.DIGITS × 10^point
+    let mut digits: Vec<u8> = int_part.bytes().chain(frac_part.bytes()).collect();
+    let mut point = int_part.len() as i32 + exp;
+    while digits.first() == Some(&b'0') {
+        digits.remove(0);
+        point -= 1;
+    }
+    while digits.last() == Some(&b'0') {
+        digits.pop();
+    }
+    if negative {
+        out.push('-');
+    }
+    let sci_exp = point - 1;
+    let push_digits = |out: &mut String, ds: &[u8]| ds.iter().for_each(|d| out.push(*d as char));
+    if (-3..7).contains(&sci_exp) {
+        if point <= 0 {
+            out.push_str("0.");
+            (0..-point).for_each(|_| out.push('0'));
+            push_digits(out, &digits);
+        } else if point as usize >= digits.len() {
+            push_digits(out, &digits);
+            (0..point as usize - digits.len()).for_each(|_| out.push('0'));
+            out.push_str(".0");
+        } else {
+            let (whole, frac) = digits.split_at(point as usize);
+            push_digits(out, whole);
+            out.push('.');
+            push_digits(out, frac);
+        }
+    } else {
+        let (first, rest) = digits.split_at(1.min(digits.len()));
+        push_digits(out, first);
+        out.push('.');
+        if rest.is_empty() {
+            out.push('0');
+        } else {
+            push_digits(out, rest);
+        }
+        out.push('E');
+        out.push_str(&sci_exp.to_string());
+    }
+}
+
+/// AWS's own spelling of the headers its services send; the wire gives us
+/// lower case, the Java SDK showed them as AWS sent them.
+fn canonical_header_name(name: &str) -> String {
+    const KNOWN: &[&str] = &[
+        "Content-Type",
+        "Content-Length",
+        "Content-Encoding",
+        "Connection",
+        "Date",
+        "Server",
+        "ETag",
+        "Last-Modified",
+        "x-amzn-RequestId",
+        "x-amzn-ErrorType",
+        "x-amz-request-id",
+        "x-amz-id-2",
+        "x-amz-version-id",
+        "x-amz-apigw-id",
+        "X-Amzn-Trace-Id",
+    ];
+    KNOWN
+        .iter()
+        .find(|k| k.eq_ignore_ascii_case(name))
+        .map(|k| k.to_string())
+        .unwrap_or_else(|| name.to_string())
+}
+
+/// Writes `"sdkResponseMetadata":{...},"sdkHttpMetadata":{...}` for a response.
+pub fn write_sdk_metadata(out: &mut JsonOut, response: &HttpResponse) {
+    // Group values by name, case-insensitively, in sorted name order.
+    let mut grouped: Vec<(String, Vec<&str>)> = Vec::new();
+    for (name, value) in &response.headers {
+        match grouped.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            Some((_, values)) => values.push(value),
+            None => grouped.push((canonical_header_name(name), vec![value])),
+        }
+    }
+    grouped.sort_by_key(|(n, _)| n.to_ascii_lowercase());
+
+    out.key("sdkResponseMetadata");
+    out.raw("{");
+    out.key("requestId");
+    out.opt_str(response.header("x-amzn-requestid"));
+    out.raw("},");
+    out.key("sdkHttpMetadata");
+    out.raw("{");
+    out.key("httpHeaders");
+    out.raw("{");
+    for (i, (name, values)) in grouped.iter().enumerate() {
+        if i > 0 {
+            out.raw(",");
+        }
+        out.str(name);
+        out.raw(":");
+        out.opt_str(values.first().copied());
+    }
+    out.raw("},");
+    out.key("httpStatusCode");
+    out.int(i64::from(response.status));
+    out.raw(",");
+    out.key("allHttpHeaders");
+    out.raw("{");
+    for (i, (name, values)) in grouped.iter().enumerate() {
+        if i > 0 {
+            out.raw(",");
+        }
+        out.str(name);
+        out.raw(":[");
+        for (j, v) in values.iter().enumerate() {
+            if j > 0 {
+                out.raw(",");
+            }
+            out.str(v);
+        }
+        out.raw("]");
+    }
+    out.raw("}}");
+}
+
+pub fn write_document_metadata(out: &mut JsonOut, meta: Option<&DocumentMetadata>) {
+    out.key("documentMetadata");
+    match meta {
+        None => out.null(),
+        Some(m) => {
+            out.raw("{");
+            out.key("pages");
+            out.opt_int(m.pages);
+            out.raw("}");
+        }
+    }
+}
+
+pub fn write_human_loop(out: &mut JsonOut, h: Option<&HumanLoopActivationOutput>) {
+    out.key("humanLoopActivationOutput");
+    match h {
+        None => out.null(),
+        Some(h) => {
+            out.raw("{");
+            out.key("humanLoopArn");
+            out.opt_str(h.human_loop_arn.as_deref());
+            out.raw(",");
+            out.key("humanLoopActivationReasons");
+            out.opt_str_list(h.human_loop_activation_reasons.as_deref());
+            out.raw(",");
+            out.key("humanLoopActivationConditionsEvaluationResults");
+            out.opt_str(h.human_loop_activation_conditions_evaluation_results.as_deref());
+            out.raw("}");
+        }
+    }
+}
+
+/// Writes the elements of a block list (without the brackets).
+pub fn write_blocks(out: &mut JsonOut, blocks: &[Block], first: bool) {
+    for (i, b) in blocks.iter().enumerate() {
+        if i > 0 || !first {
+            out.raw(",");
+        }
+        write_block(out, b);
+    }
+}
+
+fn write_block(out: &mut JsonOut, b: &Block) {
+    out.raw("{");
+    out.key("blockType");
+    out.opt_str(b.block_type.as_deref());
+    out.raw(",");
+    out.key("confidence");
+    out.opt_f32(b.confidence);
+    out.raw(",");
+    out.key("text");
+    out.opt_str(b.text.as_deref());
+    out.raw(",");
+    out.key("textType");
+    out.opt_str(b.text_type.as_deref());
+    out.raw(",");
+    out.key("rowIndex");
+    out.opt_int(b.row_index);
+    out.raw(",");
+    out.key("columnIndex");
+    out.opt_int(b.column_index);
+    out.raw(",");
+    out.key("rowSpan");
+    out.opt_int(b.row_span);
+    out.raw(",");
+    out.key("columnSpan");
+    out.opt_int(b.column_span);
+    out.raw(",");
+    out.key("geometry");
+    match &b.geometry {
+        None => out.null(),
+        Some(g) => {
+            out.raw("{");
+            out.key("boundingBox");
+            match &g.bounding_box {
+                None => out.null(),
+                Some(bb) => {
+                    out.raw("{");
+                    out.key("width");
+                    out.opt_f32(bb.width);
+                    out.raw(",");
+                    out.key("height");
+                    out.opt_f32(bb.height);
+                    out.raw(",");
+                    out.key("left");
+                    out.opt_f32(bb.left);
+                    out.raw(",");
+                    out.key("top");
+                    out.opt_f32(bb.top);
+                    out.raw("}");
+                }
+            }
+            out.raw(",");
+            out.key("polygon");
+            match &g.polygon {
+                None => out.null(),
+                Some(points) => {
+                    out.raw("[");
+                    for (i, p) in points.iter().enumerate() {
+                        if i > 0 {
+                            out.raw(",");
+                        }
+                        out.raw("{");
+                        out.key("x");
+                        out.opt_f32(p.x);
+                        out.raw(",");
+                        out.key("y");
+                        out.opt_f32(p.y);
+                        out.raw("}");
+                    }
+                    out.raw("]");
+                }
+            }
+            out.raw("}");
+        }
+    }
+    out.raw(",");
+    out.key("id");
+    out.opt_str(b.id.as_deref());
+    out.raw(",");
+    out.key("relationships");
+    match &b.relationships {
+        None => out.null(),
+        Some(rels) => {
+            out.raw("[");
+            for (i, r) in rels.iter().enumerate() {
+                if i > 0 {
+                    out.raw(",");
+                }
+                out.raw("{");
+                out.key("type");
+                out.opt_str(r.kind.as_deref());
+                out.raw(",");
+                out.key("ids");
+                out.opt_str_list(r.ids.as_deref());
+                out.raw("}");
+            }
+            out.raw("]");
+        }
+    }
+    out.raw(",");
+    out.key("entityTypes");
+    out.opt_str_list(b.entity_types.as_deref());
+    out.raw(",");
+    out.key("selectionStatus");
+    out.opt_str(b.selection_status.as_deref());
+    out.raw(",");
+    out.key("page");
+    out.opt_int(b.page);
+    out.raw(",");
+    out.key("query");
+    match &b.query {
+        None => out.null(),
+        Some(q) => {
+            out.raw("{");
+            out.key("text");
+            out.opt_str(q.text.as_deref());
+            out.raw(",");
+            out.key("alias");
+            out.opt_str(q.alias.as_deref());
+            out.raw(",");
+            out.key("pages");
+            out.opt_str_list(q.pages.as_deref());
+            out.raw("}");
+        }
+    }
+    out.raw("}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jf(f: f32) -> String {
+        let mut s = String::new();
+        java_float(f, &mut s);
+        s
+    }
+
+    #[test]
+    fn floats_print_as_java_does() {
+        assert_eq!(jf(99.13), "99.13");
+        assert_eq!(jf(1.0), "1.0");
+        assert_eq!(jf(0.0), "0.0");
+        assert_eq!(jf(0.5), "0.5");
+        assert_eq!(jf(0.001), "0.001");
+        assert_eq!(jf(0.0001), "1.0E-4");
+        assert_eq!(jf(1.5861063837740178e-16_f64 as f32), "1.5861064E-16");
+        assert_eq!(jf(1234567.0), "1234567.0");
+        assert_eq!(jf(12345678.0), "1.2345678E7");
+        assert_eq!(jf(-2.5), "-2.5");
+        assert_eq!(jf(100.0), "100.0");
+        assert_eq!(jf(0.07832936), "0.07832936");
+        assert_eq!(jf(f64::from(0.1f32) as f32), "0.1");
+    }
+
+    #[test]
+    fn strings_are_escaped() {
+        let mut out = JsonOut::with_capacity(8);
+        out.str("a\"b\\c\nd\u{1}é");
+        assert_eq!(out.buf, r#""a\"b\\c\nd\u0001é""#);
+    }
+
+    #[test]
+    fn headers_are_grouped_sorted_and_cased() {
+        let response = HttpResponse {
+            status: 200,
+            headers: vec![
+                ("x-amzn-requestid".into(), "r-1".into()),
+                ("content-type".into(), "application/x-amz-json-1.1".into()),
+                ("set-cookie".into(), "a".into()),
+                ("Set-Cookie".into(), "b".into()),
+            ],
+            body: vec![],
+        };
+        let mut out = JsonOut::with_capacity(64);
+        write_sdk_metadata(&mut out, &response);
+        assert_eq!(
+            out.buf,
+            r#""sdkResponseMetadata":{"requestId":"r-1"},"sdkHttpMetadata":{"httpHeaders":{"Content-Type":"application/x-amz-json-1.1","set-cookie":"a","x-amzn-RequestId":"r-1"},"httpStatusCode":200,"allHttpHeaders":{"Content-Type":["application/x-amz-json-1.1"],"set-cookie":["a","b"],"x-amzn-RequestId":["r-1"]}}"#
+        );
+    }
+}

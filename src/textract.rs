@@ -1,0 +1,317 @@
+//! Amazon Textract over AWS JSON 1.1: the wire types of the operations the
+//! connector uses, and one function that builds, signs and sends a call and
+//! turns an error response into a typed [`Error`].
+
+use crate::error::{AwsError, Error, Result};
+use crate::http::{HttpRequest, HttpResponse};
+use crate::signing::{self, Profile, Scope};
+use crate::validation::Task;
+use crate::runtime::Context;
+use serde::{Deserialize, Deserializer, Serialize};
+
+pub const SERVICE: &str = "textract";
+
+/// Sends one signed Textract call and returns the successful response.
+pub fn call(ctx: &mut Context<'_>, task: &Task, operation: &str, body: Vec<u8>) -> Result<HttpResponse> {
+    let endpoint = task.endpoint(SERVICE);
+    let mut request = HttpRequest {
+        method: "POST",
+        url: endpoint.url("/"),
+        headers: vec![
+            ("content-type".into(), "application/x-amz-json-1.1".into()),
+            ("x-amz-target".into(), format!("Textract.{operation}")),
+            ("content-length".into(), body.len().to_string()),
+        ],
+        body,
+    };
+    signing::sign(
+        &mut request,
+        &task.credentials,
+        Scope { region: &task.region, service: SERVICE, time: ctx.clock.now(), profile: Profile::Standard },
+    )?;
+    let response = ctx.http.send(&request)?;
+    if response.is_success() {
+        Ok(response)
+    } else {
+        Err(Error::Aws(parse_error(&response)))
+    }
+}
+
+/// Reads an AWS JSON error: the code from `__type` (or `x-amzn-ErrorType`)
+/// without its `namespace#` prefix or `:...` suffix, the message from
+/// `message` or `Message`. A body that is not JSON still yields a typed error.
+pub fn parse_error(response: &HttpResponse) -> AwsError {
+    #[derive(Deserialize, Default)]
+    struct Body {
+        #[serde(rename = "__type", default)]
+        kind: Option<String>,
+        #[serde(default)]
+        code: Option<String>,
+        #[serde(default)]
+        message: Option<String>,
+        #[serde(rename = "Message", default)]
+        message_upper: Option<String>,
+    }
+    let body: Body = serde_json::from_slice(&response.body).unwrap_or_default();
+    let raw_code = response
+        .header("x-amzn-errortype")
+        .map(str::to_string)
+        .or(body.kind)
+        .or(body.code)
+        .unwrap_or_default();
+    let message = body.message.or(body.message_upper).unwrap_or_else(|| {
+        if response.body.is_empty() {
+            String::new()
+        } else {
+            String::from_utf8_lossy(&response.body).chars().take(200).collect()
+        }
+    });
+    AwsError {
+        service: SERVICE,
+        status: response.status,
+        code: clean_code(&raw_code),
+        message,
+        request_id: response.header("x-amzn-requestid").map(str::to_string),
+    }
+}
+
+/// `com.amazonaws.textract#ThrottlingException:http://...` → `ThrottlingException`.
+pub fn clean_code(raw: &str) -> String {
+    let without_suffix = raw.split(':').next().unwrap_or(raw);
+    let code = without_suffix.rsplit('#').next().unwrap_or(without_suffix);
+    code.trim().to_string()
+}
+
+// ---- requests -------------------------------------------------------------
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct S3Object<'a> {
+    pub bucket: &'a str,
+    pub name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<&'a str>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub enum DocumentInput<'a> {
+    S3Object(S3Object<'a>),
+    /// Base64 of the document's bytes, as AWS JSON encodes blobs.
+    Bytes(String),
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct QueryInput<'a> {
+    pub text: &'a str,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct QueriesConfig<'a> {
+    pub queries: Vec<QueryInput<'a>>,
+}
+
+impl<'a> QueriesConfig<'a> {
+    pub fn from_query(query: Option<&'a str>) -> Option<Self> {
+        query.map(|text| QueriesConfig { queries: vec![QueryInput { text }] })
+    }
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct AnalyzeDocumentRequest<'a> {
+    pub document: DocumentInput<'a>,
+    pub feature_types: &'a [&'a str],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queries_config: Option<QueriesConfig<'a>>,
+}
+
+// ---- responses ------------------------------------------------------------
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct AnalyzeDocumentResponse {
+    #[serde(default)]
+    pub document_metadata: Option<DocumentMetadata>,
+    #[serde(default)]
+    pub blocks: Option<Vec<Block>>,
+    #[serde(default)]
+    pub human_loop_activation_output: Option<HumanLoopActivationOutput>,
+    #[serde(default)]
+    pub analyze_document_model_version: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default, Clone, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct DocumentMetadata {
+    #[serde(default, deserialize_with = "lenient_pages")]
+    pub pages: Option<i64>,
+}
+
+/// `Pages` is a number on AWS; some local peers (moto) send `{"Pages": n}`.
+/// Both are read as the number; anything else as absent.
+fn lenient_pages<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<i64>, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    Ok(match value {
+        serde_json::Value::Number(n) => n.as_i64(),
+        serde_json::Value::Object(map) => map.get("Pages").and_then(serde_json::Value::as_i64),
+        _ => None,
+    })
+}
+
+#[derive(Deserialize, Debug, Default, Clone, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct HumanLoopActivationOutput {
+    #[serde(default)]
+    pub human_loop_arn: Option<String>,
+    #[serde(default)]
+    pub human_loop_activation_reasons: Option<Vec<String>>,
+    /// A JSON document that AWS sends as a string.
+    #[serde(default)]
+    pub human_loop_activation_conditions_evaluation_results: Option<String>,
+}
+
+/// One Textract block. Types are strings so that new block, entity and
+/// relationship types pass through unchanged.
+#[derive(Deserialize, Debug, Default, Clone, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Block {
+    #[serde(default)]
+    pub block_type: Option<String>,
+    #[serde(default)]
+    pub confidence: Option<f32>,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub text_type: Option<String>,
+    #[serde(default)]
+    pub row_index: Option<i64>,
+    #[serde(default)]
+    pub column_index: Option<i64>,
+    #[serde(default)]
+    pub row_span: Option<i64>,
+    #[serde(default)]
+    pub column_span: Option<i64>,
+    #[serde(default)]
+    pub geometry: Option<Geometry>,
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub relationships: Option<Vec<Relationship>>,
+    #[serde(default)]
+    pub entity_types: Option<Vec<String>>,
+    #[serde(default)]
+    pub selection_status: Option<String>,
+    #[serde(default)]
+    pub page: Option<i64>,
+    #[serde(default)]
+    pub query: Option<Query>,
+}
+
+#[derive(Deserialize, Debug, Default, Clone, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Geometry {
+    #[serde(default)]
+    pub bounding_box: Option<BoundingBox>,
+    #[serde(default)]
+    pub polygon: Option<Vec<Point>>,
+}
+
+#[derive(Deserialize, Debug, Default, Clone, Copy, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct BoundingBox {
+    #[serde(default)]
+    pub width: Option<f32>,
+    #[serde(default)]
+    pub height: Option<f32>,
+    #[serde(default)]
+    pub left: Option<f32>,
+    #[serde(default)]
+    pub top: Option<f32>,
+}
+
+#[derive(Deserialize, Debug, Default, Clone, Copy, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Point {
+    #[serde(default)]
+    pub x: Option<f32>,
+    #[serde(default)]
+    pub y: Option<f32>,
+}
+
+#[derive(Deserialize, Debug, Default, Clone, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Relationship {
+    #[serde(default, rename = "Type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub ids: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, Debug, Default, Clone, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Query {
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub alias: Option<String>,
+    #[serde(default)]
+    pub pages: Option<Vec<String>>,
+}
+
+/// Parses a successful response body, whatever its Content-Type says.
+pub fn parse_body<'a, T: Deserialize<'a>>(operation: &str, body: &'a [u8]) -> Result<T> {
+    serde_json::from_slice(body)
+        .map_err(|e| Error::UnexpectedResponse(format!("the {operation} response is not valid Textract JSON ({e})")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(status: u16, headers: &[(&str, &str)], body: &str) -> HttpResponse {
+        HttpResponse {
+            status,
+            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn error_codes_are_cleaned() {
+        assert_eq!(clean_code("com.amazonaws.textract#ThrottlingException"), "ThrottlingException");
+        assert_eq!(clean_code("AccessDeniedException:http://internal.amazon.com/"), "AccessDeniedException");
+        let e = parse_error(&response(
+            400,
+            &[("x-amzn-RequestId", "r1")],
+            r#"{"__type":"ns#InvalidParameterException","Message":"Bad"}"#,
+        ));
+        assert_eq!((e.code.as_str(), e.message.as_str(), e.request_id.as_deref()), ("InvalidParameterException", "Bad", Some("r1")));
+        let e = parse_error(&response(503, &[], "<html>Service Unavailable</html>"));
+        assert_eq!((e.status, e.code.as_str()), (503, ""));
+        assert!(e.message.contains("Service Unavailable"));
+    }
+
+    #[test]
+    fn pages_tolerates_moto_shape() {
+        let a: DocumentMetadata = serde_json::from_str(r#"{"Pages":3}"#).unwrap();
+        let b: DocumentMetadata = serde_json::from_str(r#"{"Pages":{"Pages":3}}"#).unwrap();
+        assert_eq!(a.pages, Some(3));
+        assert_eq!(b.pages, Some(3));
+    }
+
+    #[test]
+    fn analyze_request_shape() {
+        let req = AnalyzeDocumentRequest {
+            document: DocumentInput::S3Object(S3Object { bucket: "b", name: "k", version: None }),
+            feature_types: &["TABLES", "QUERIES"],
+            queries_config: QueriesConfig::from_query(Some("Who?")),
+        };
+        assert_eq!(
+            serde_json::to_string(&req).unwrap(),
+            r#"{"Document":{"S3Object":{"Bucket":"b","Name":"k"}},"FeatureTypes":["TABLES","QUERIES"],"QueriesConfig":{"Queries":[{"Text":"Who?"}]}}"#
+        );
+    }
+}

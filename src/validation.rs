@@ -1,0 +1,398 @@
+//! Turns a bound [`ConnectorInput`] into a [`Task`] that is safe to execute, or
+//! into one error that lists every violation in Camunda's combined format. It
+//! runs before any network call and checks what Camunda leaves to its modeler
+//! template too: blank bucket or key, blank region, no feature, a missing query,
+//! malformed tokens and tags, and the ASYNC option pairs.
+
+use crate::credentials::Credentials;
+use crate::endpoint::Endpoint;
+use crate::error::{Error, Result, Violation};
+use crate::input::{Auth, ConnectorInput, ExecutionType, LocationType};
+use serde_json::Value;
+
+pub const NOTIFICATION_PAIR_MSG: &str =
+    "Either both notification values role ARN and topic ARN must be filled in or none of them.";
+pub const OUTPUT_PREFIX_MSG: &str = "Output S3 bucket must be filled in if output S3 prefix is filled in";
+pub const NO_FEATURE_MSG: &str = "At least one analyze type should be selected";
+pub const QUERY_MISSING_MSG: &str = "The 'query' field must be provided when 'analyzeQueries' is set to true.";
+pub const AUTH_REQUIRED_MSG: &str = "Authentication is required";
+pub const DEFAULT_CHAIN_SAAS_MSG: &str = "The default credentials chain is not supported in SaaS.";
+const BLANK: &str = "must not be blank";
+
+/// Where the document comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    S3 {
+        bucket: String,
+        name: String,
+        version: Option<String>,
+    },
+    /// A Camunda document reference (JSON), resolved by `document`.
+    Document(Value),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AsyncOptions {
+    pub client_request_token: Option<String>,
+    pub job_tag: Option<String>,
+    pub kms_key_id: Option<String>,
+    /// (role ARN, SNS topic ARN): both or neither.
+    pub notification: Option<(String, String)>,
+    /// (bucket, prefix).
+    pub output: Option<(String, Option<String>)>,
+}
+
+/// A validated task, ready to execute.
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub credentials: Credentials,
+    pub region: String,
+    /// `configuration.endpoint`, when given: it replaces every service's AWS endpoint.
+    pub endpoint_override: Option<Endpoint>,
+    pub execution: ExecutionType,
+    pub source: Option<Source>,
+    pub features: Vec<&'static str>,
+    pub query: Option<String>,
+    pub async_options: AsyncOptions,
+    pub job_id: Option<String>,
+}
+
+impl Task {
+    /// The endpoint for an AWS service, honouring the override.
+    pub fn endpoint(&self, service: &str) -> Endpoint {
+        match &self.endpoint_override {
+            Some(e) => e.clone(),
+            None => Endpoint::aws(service, &self.region),
+        }
+    }
+}
+
+/// Whether the runtime is multi-tenant (SaaS) or run by the customer (self-managed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuntimeMode {
+    Saas,
+    SelfManaged,
+}
+
+pub fn validate(parsed: ConnectorInput, mode: RuntimeMode) -> Result<Task> {
+    if parsed.auth == Some(Auth::DefaultChain) && mode == RuntimeMode::Saas {
+        return Err(Error::InvalidInput {
+            code: "DefaultCredentialsChainNotSupported",
+            message: DEFAULT_CHAIN_SAAS_MSG.into(),
+        });
+    }
+    let mut v = parsed.binding_violations.clone();
+    let credentials = check_auth(&parsed, &mut v);
+
+    let region = parsed.region.clone().unwrap_or_default();
+    if region.trim().is_empty() {
+        v.push(Violation::new(parsed.region_path, BLANK));
+    } else if !is_region(region.trim()) {
+        v.push(Violation::new(
+            parsed.region_path,
+            format!("must be an AWS region such as us-east-1 (got '{}')", region.trim()),
+        ));
+    }
+    let endpoint_override = match &parsed.endpoint {
+        Some(raw) => match Endpoint::parse("configuration.endpoint", raw) {
+            Ok(e) => Some(e),
+            Err(Error::Validation(mut found)) => {
+                v.append(&mut found);
+                None
+            }
+            Err(other) => return Err(other),
+        },
+        None => None,
+    };
+
+    let i = &parsed.input;
+    let execution = i.execution_type();
+    let source = if execution == ExecutionType::Fetch {
+        if i.job_id.is_none() {
+            v.push(Violation::new("input.jobId", BLANK));
+        } else if let Some(id) = &i.job_id {
+            check_pattern(&mut v, "input.jobId", id, is_token_char, "a-zA-Z0-9-_");
+        }
+        None
+    } else {
+        Some(check_source(i, &mut v))
+    };
+
+    let mut features = Vec::new();
+    if execution != ExecutionType::Fetch {
+        for (on, name) in [
+            (i.analyze_tables, "TABLES"),
+            (i.analyze_forms, "FORMS"),
+            (i.analyze_queries, "QUERIES"),
+            (i.analyze_signatures, "SIGNATURES"),
+            (i.analyze_layout, "LAYOUT"),
+        ] {
+            if on {
+                features.push(name);
+            }
+        }
+        if features.is_empty() {
+            v.push(Violation::new("input.analyzeTypes", NO_FEATURE_MSG));
+        }
+        if i.analyze_queries {
+            match &i.query {
+                None => v.push(Violation::new("input.query", QUERY_MISSING_MSG)),
+                Some(q) if q.trim().chars().count() > 200 => v.push(Violation::new(
+                    "input.query",
+                    "size must be between 1 and 200 characters (Textract's limit for a query)",
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+
+    let async_options = if execution == ExecutionType::Async {
+        check_async(i, &mut v)
+    } else {
+        AsyncOptions::default()
+    };
+
+    if !v.is_empty() {
+        return Err(Error::Validation(v));
+    }
+    let credentials = credentials.ok_or_else(|| Error::Internal("credentials missing after validation".into()))?;
+    Ok(Task {
+        credentials,
+        region: region.trim().to_string(),
+        endpoint_override,
+        execution,
+        source,
+        features,
+        query: if i.analyze_queries { i.query.clone().map(|q| q.trim().to_string()) } else { None },
+        async_options,
+        job_id: i.job_id.clone().map(|j| j.trim().to_string()),
+    })
+}
+
+fn check_auth(parsed: &ConnectorInput, v: &mut Vec<Violation>) -> Option<Credentials> {
+    match &parsed.auth {
+        None => {
+            v.push(Violation::new(parsed.auth_path, AUTH_REQUIRED_MSG));
+            None
+        }
+        Some(Auth::DefaultChain) => {
+            // Self-managed mode resolves the chain elsewhere; the skeleton has no chain yet.
+            v.push(Violation::new(
+                format!("{}.type", parsed.auth_path),
+                "the default credentials chain is not available in this runtime",
+            ));
+            None
+        }
+        Some(Auth::Credentials { access_key, secret_key, session_token }) => {
+            let ak = access_key.as_deref().unwrap_or("").trim();
+            let sk = secret_key.as_deref().unwrap_or("").trim();
+            if ak.is_empty() {
+                v.push(Violation::new(format!("{}.accessKey", parsed.auth_path), BLANK));
+            }
+            if sk.is_empty() {
+                v.push(Violation::new(format!("{}.secretKey", parsed.auth_path), BLANK));
+            }
+            if ak.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                v.push(Violation::new(
+                    format!("{}.accessKey", parsed.auth_path),
+                    "must not contain whitespace",
+                ));
+            }
+            (!ak.is_empty() && !sk.is_empty()).then(|| Credentials::new(ak, sk, session_token.as_deref()))
+        }
+    }
+}
+
+fn check_source(i: &crate::input::TaskInput, v: &mut Vec<Violation>) -> Source {
+    match i.location_type() {
+        LocationType::Uploaded => match &i.document {
+            Some(doc) => Source::Document(doc.clone()),
+            None => {
+                v.push(Violation::new("input.document", "must not be null"));
+                Source::Document(Value::Null)
+            }
+        },
+        LocationType::S3 => {
+            let bucket = i.bucket.clone().unwrap_or_default().trim().to_string();
+            let name = i.name.clone().unwrap_or_default();
+            if bucket.is_empty() {
+                v.push(Violation::new("input.documentS3Bucket", BLANK));
+            } else if !is_bucket_name(&bucket) {
+                v.push(Violation::new(
+                    "input.documentS3Bucket",
+                    format!("must be an S3 bucket name (got '{bucket}')"),
+                ));
+            }
+            if name.trim().is_empty() {
+                v.push(Violation::new("input.documentName", BLANK));
+            } else if name.len() > 1024 {
+                v.push(Violation::new("input.documentName", "must be at most 1024 bytes (S3's key limit)"));
+            }
+            Source::S3 {
+                bucket,
+                name,
+                version: i.version.clone().map(|s| s.trim().to_string()),
+            }
+        }
+    }
+}
+
+fn check_async(i: &crate::input::TaskInput, v: &mut Vec<Violation>) -> AsyncOptions {
+    if let Some(token) = &i.client_request_token {
+        check_pattern(v, "input.clientRequestToken", token, is_token_char, "a-zA-Z0-9-_");
+    }
+    if let Some(tag) = &i.job_tag {
+        check_pattern(v, "input.jobTag", tag, is_tag_char, "a-zA-Z0-9_.\\-:");
+    }
+    if let Some(kms) = &i.kms_key_id {
+        if kms.trim().chars().count() > 2048 {
+            v.push(Violation::new("input.kmsKeyId", "size must be between 1 and 2048"));
+        }
+    }
+    let notification = match (&i.notification_role_arn, &i.notification_topic_arn) {
+        (Some(role), Some(topic)) => Some((role.trim().to_string(), topic.trim().to_string())),
+        (None, None) => None,
+        _ => {
+            v.push(Violation::new("input.validNotificationProperties", NOTIFICATION_PAIR_MSG));
+            None
+        }
+    };
+    let output = match (&i.output_bucket, &i.output_prefix) {
+        (Some(bucket), prefix) => {
+            if !is_bucket_name(bucket.trim()) {
+                v.push(Violation::new(
+                    "input.outputConfigS3Bucket",
+                    format!("must be an S3 bucket name (got '{}')", bucket.trim()),
+                ));
+            }
+            Some((bucket.trim().to_string(), prefix.clone().map(|p| p.trim().to_string())))
+        }
+        (None, Some(_)) => {
+            v.push(Violation::new("input.validOutputConfigProperties", OUTPUT_PREFIX_MSG));
+            None
+        }
+        (None, None) => None,
+    };
+    AsyncOptions {
+        client_request_token: i.client_request_token.clone().map(|s| s.trim().to_string()),
+        job_tag: i.job_tag.clone().map(|s| s.trim().to_string()),
+        kms_key_id: i.kms_key_id.clone().map(|s| s.trim().to_string()),
+        notification,
+        output,
+    }
+}
+
+fn check_pattern(v: &mut Vec<Violation>, path: &str, value: &str, ok: fn(char) -> bool, class: &str) {
+    let value = value.trim();
+    let len = value.chars().count();
+    if !(1..=64).contains(&len) || !value.chars().all(ok) {
+        v.push(Violation::new(path, format!("must match \"^[{class}]{{1,64}}$\"")));
+    }
+}
+
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-' || c == '_'
+}
+
+fn is_tag_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | ':')
+}
+
+/// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`: lower-case
+/// letters, digits and dashes, so a region can never inject into a host name.
+fn is_region(region: &str) -> bool {
+    !region.is_empty()
+        && region.len() <= 32
+        && region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !region.starts_with('-')
+        && !region.ends_with('-')
+}
+
+/// S3's naming rules, loosely: 3–255 characters (legacy names included) of letters, digits, `.`, `-`, `_`
+/// (legacy buckets allow upper case and underscores).
+pub fn is_bucket_name(bucket: &str) -> bool {
+    (3..=255).contains(&bucket.len())
+        && bucket
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::parse;
+
+    fn run(json: &str) -> Result<Task> {
+        validate(parse(json).unwrap(), RuntimeMode::Saas)
+    }
+
+    fn violations(json: &str) -> Vec<(String, String)> {
+        match run(json) {
+            Err(Error::Validation(v)) => v.into_iter().map(|v| (v.property, v.message)).collect(),
+            other => panic!("expected validation error, got {other:?}"),
+        }
+    }
+
+    const AUTH: &str = r#""authentication":{"accessKey":"AK","secretKey":"SK"},"configuration":{"region":"us-east-1"}"#;
+
+    #[test]
+    fn valid_sync_s3_task() {
+        let t = run(&format!(
+            r#"{{{AUTH},"input":{{"executionType":"SYNC","documentS3Bucket":"bucket","documentName":"a/b.png",
+                "documentVersion":"v1","analyzeTables":true,"analyzeQueries":true,"query":"Who?"}}}}"#
+        ))
+        .unwrap();
+        assert_eq!(t.features, vec!["TABLES", "QUERIES"]);
+        assert_eq!(t.query.as_deref(), Some("Who?"));
+        assert_eq!(
+            t.source,
+            Some(Source::S3 { bucket: "bucket".into(), name: "a/b.png".into(), version: Some("v1".into()) })
+        );
+        assert_eq!(t.endpoint("textract").authority, "textract.us-east-1.amazonaws.com");
+    }
+
+    #[test]
+    fn everything_missing_is_reported_together() {
+        let v = violations(r#"{"input":{"executionType":"SYNC"}}"#);
+        let props: Vec<&str> = v.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            props,
+            vec!["authentication", "configuration.region", "input.documentS3Bucket", "input.documentName", "input.analyzeTypes"]
+        );
+        assert_eq!(v[0].1, AUTH_REQUIRED_MSG);
+        assert_eq!(v[4].1, NO_FEATURE_MSG);
+    }
+
+    #[test]
+    fn default_chain_is_refused_in_saas() {
+        let e = run(r#"{"authentication":{"type":"defaultCredentialsChain"},"configuration":{"region":"us-east-1"}}"#)
+            .unwrap_err();
+        assert_eq!(e.message(), DEFAULT_CHAIN_SAAS_MSG);
+    }
+
+    #[test]
+    fn async_rules() {
+        let v = violations(&format!(
+            r#"{{{AUTH},"input":{{"executionType":"ASYNC","documentS3Bucket":"bucket","documentName":"k",
+                "analyzeForms":true,"clientRequestToken":"bad token!","jobTag":"{}",
+                "notificationChannelRoleArn":"arn:role","outputConfigS3Prefix":"out/"}}}}"#,
+            "t".repeat(65)
+        ));
+        let props: Vec<&str> = v.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            props,
+            vec!["input.clientRequestToken", "input.jobTag", "input.validNotificationProperties", "input.validOutputConfigProperties"]
+        );
+    }
+
+    #[test]
+    fn query_required_and_region_shape() {
+        let v = violations(
+            r#"{"authentication":{"accessKey":"AK","secretKey":"SK"},"configuration":{"region":"us-east-1.evil.com/"},
+                "input":{"documentS3Bucket":"bucket","documentName":"k","analyzeQueries":true}}"#,
+        );
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].0, "configuration.region");
+        assert_eq!(v[1], ("input.query".to_string(), QUERY_MISSING_MSG.to_string()));
+    }
+}

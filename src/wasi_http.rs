@@ -1,0 +1,136 @@
+//! The component's side of the I/O seam: [`HttpClient`] and [`Clock`] over
+//! `wasi:http/outgoing-handler` and wasi's wall clock. Blocking, with no async
+//! runtime: the connector makes one call at a time.
+
+use crate::error::{Error, Result};
+use crate::http::{HttpClient, HttpRequest, HttpResponse};
+use crate::runtime::Clock;
+use std::time::SystemTime;
+use wasip2::http::outgoing_handler;
+use wasip2::http::types::{ErrorCode, Fields, Method, OutgoingBody, OutgoingRequest, Scheme};
+use wasip2::io::streams::StreamError;
+
+pub struct WasiHttp;
+
+pub struct WasiClock;
+
+impl Clock for WasiClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+/// Bytes read from a response body per call.
+const READ_CHUNK: u64 = 64 * 1024;
+
+impl HttpClient for WasiHttp {
+    fn send(&mut self, req: &HttpRequest) -> Result<HttpResponse> {
+        let (scheme, rest) = req
+            .url
+            .split_once("://")
+            .ok_or_else(|| Error::Internal(format!("not an absolute URL: {}", req.url)))?;
+        let (authority, path) = match rest.find('/') {
+            Some(i) => rest.split_at(i),
+            None => (rest, "/"),
+        };
+        let host = authority.to_string();
+
+        let entries: Vec<(String, Vec<u8>)> =
+            req.headers.iter().map(|(k, v)| (k.clone(), v.as_bytes().to_vec())).collect();
+        let fields = Fields::from_list(&entries)
+            .map_err(|e| Error::Internal(format!("header rejected by the runtime: {e:?}")))?;
+        let request = OutgoingRequest::new(fields);
+        let method = match req.method {
+            "GET" => Method::Get,
+            "PUT" => Method::Put,
+            "POST" => Method::Post,
+            "HEAD" => Method::Head,
+            "DELETE" => Method::Delete,
+            other => Method::Other(other.to_string()),
+        };
+        let scheme = if scheme.eq_ignore_ascii_case("http") { Scheme::Http } else { Scheme::Https };
+        let setup_failed = |what: &str| Error::Internal(format!("the runtime rejected the request {what}"));
+        request.set_method(&method).map_err(|_| setup_failed("method"))?;
+        request.set_scheme(Some(&scheme)).map_err(|_| setup_failed("scheme"))?;
+        request.set_authority(Some(authority)).map_err(|_| setup_failed("authority"))?;
+        request.set_path_with_query(Some(path)).map_err(|_| setup_failed("path"))?;
+        let body = request.body().map_err(|_| setup_failed("body"))?;
+
+        // Hand the request over first, then stream the body while the host reads it:
+        // writing a large body before `handle` would stall on the host's buffer.
+        let future = outgoing_handler::handle(request, None).map_err(|e| transport(&host, e))?;
+        write_body(&body, &req.body).map_err(|e| Error::Transport {
+            code: "ConnectionError".into(),
+            message: format!("Sending the request body to {host} failed: {e}"),
+        })?;
+        OutgoingBody::finish(body, None).map_err(|e| transport(&host, e))?;
+
+        let incoming = loop {
+            match future.get() {
+                Some(result) => break result,
+                None => future.subscribe().block(),
+            }
+        };
+        let response = incoming
+            .map_err(|_| Error::Internal("response taken twice".into()))?
+            .map_err(|e| transport(&host, e))?;
+
+        let status = response.status();
+        let headers = response
+            .headers()
+            .entries()
+            .into_iter()
+            .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
+            .collect();
+        let incoming_body = response.consume().map_err(|_| setup_failed("response body"))?;
+        let mut bytes = Vec::new();
+        {
+            let stream = incoming_body.stream().map_err(|_| setup_failed("response stream"))?;
+            loop {
+                match stream.blocking_read(READ_CHUNK) {
+                    Ok(chunk) => bytes.extend_from_slice(&chunk),
+                    Err(StreamError::Closed) => break,
+                    Err(StreamError::LastOperationFailed(e)) => {
+                        return Err(Error::Transport {
+                            code: "ConnectionError".into(),
+                            message: format!("Reading the response from {host} failed: {}", e.to_debug_string()),
+                        })
+                    }
+                }
+            }
+        }
+        drop(incoming_body);
+        Ok(HttpResponse { status, headers, body: bytes })
+    }
+}
+
+fn write_body(body: &OutgoingBody, mut data: &[u8]) -> std::result::Result<(), String> {
+    let stream = body.write().map_err(|_| "no body stream".to_string())?;
+    while !data.is_empty() {
+        let permitted = stream.check_write().map_err(|e| format!("{e:?}"))?;
+        if permitted == 0 {
+            stream.subscribe().block();
+            continue;
+        }
+        let n = (permitted as usize).min(data.len());
+        let (now, later) = data.split_at(n);
+        stream.write(now).map_err(|e| format!("{e:?}"))?;
+        data = later;
+    }
+    stream.blocking_flush().map_err(|e| format!("{e:?}"))?;
+    Ok(())
+}
+
+/// A wasi-http error as a connector error: a denied host is a policy refusal,
+/// everything else a transport failure that a retry may fix.
+fn transport(host: &str, e: ErrorCode) -> Error {
+    if matches!(e, ErrorCode::HttpRequestDenied) {
+        return Error::EgressDenied { host: host.to_string() };
+    }
+    let debug = format!("{e:?}");
+    let code: String = debug.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+    Error::Transport {
+        code: if code.is_empty() { "ConnectionError".into() } else { code },
+        message: format!("Could not complete the call to {host}: {debug}"),
+    }
+}
