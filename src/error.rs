@@ -224,16 +224,16 @@ fn aws_message(e: &AwsError) -> String {
         _ if e.is_auth() => " Check the access key, the secret key and the IAM policy.",
         _ => "",
     };
-    let code = if e.code.is_empty() {
+    let what = if e.code.is_empty() {
         format!("HTTP {}", e.status)
     } else {
-        e.code.clone()
+        format!("{} (HTTP {})", e.code, e.status)
     };
     let request_id = match &e.request_id {
         Some(id) => format!(" (request id {id})"),
         None => String::new(),
     };
-    format!("{service} refused the request with {code}{detail}.{hint}{request_id}")
+    format!("{service} returned {what}{detail}.{hint}{request_id}")
 }
 
 impl fmt::Display for Error {

@@ -128,9 +128,10 @@ fn transport(host: &str, e: ErrorCode) -> Error {
         return Error::EgressDenied { host: host.to_string() };
     }
     let debug = format!("{e:?}");
-    let code: String = debug.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+    let name = debug.trim_start_matches("ErrorCode::");
+    let code: String = name.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
     Error::Transport {
         code: if code.is_empty() { "ConnectionError".into() } else { code },
-        message: format!("Could not complete the call to {host}: {debug}"),
+        message: format!("Could not complete the call to {host}: {name}"),
     }
 }

@@ -204,7 +204,7 @@ fn diff_bodies(want: &[u8], got: &[u8], diffs: &mut Vec<String>) {
         return;
     }
     match (serde_json::from_slice::<Value>(want), serde_json::from_slice::<Value>(got)) {
-        (Ok(w), Ok(g)) => diff_json("body", &w, &g, diffs),
+        (Ok(w), Ok(g)) => diff_json("body", &w, &g, ("recorded", "sent"), diffs),
         _ => diffs.push(format!(
             "body: recorded {} bytes ({}), sent {} bytes ({})",
             want.len(),
@@ -220,8 +220,10 @@ fn preview(bytes: &[u8]) -> String {
     format!("{text:?}")
 }
 
-/// Lists the paths where two JSON values differ (at most 8).
-pub fn diff_json(path: &str, want: &Value, got: &Value, diffs: &mut Vec<String>) {
+/// Lists the paths where two JSON values differ (at most 8); `labels` name the
+/// two sides in messages, e.g. ("recorded", "sent").
+pub fn diff_json(path: &str, want: &Value, got: &Value, labels: (&str, &str), diffs: &mut Vec<String>) {
+    let (w_label, g_label) = labels;
     if diffs.len() >= 8 || want == got {
         return;
     }
@@ -229,22 +231,22 @@ pub fn diff_json(path: &str, want: &Value, got: &Value, diffs: &mut Vec<String>)
         (Value::Object(w), Value::Object(g)) => {
             for (k, wv) in w {
                 match g.get(k) {
-                    Some(gv) => diff_json(&format!("{path}.{k}"), wv, gv, diffs),
-                    None => diffs.push(format!("{path}.{k}: recorded {}, not sent", short(wv))),
+                    Some(gv) => diff_json(&format!("{path}.{k}"), wv, gv, labels, diffs),
+                    None => diffs.push(format!("{path}.{k}: {w_label} {}, not {g_label}", short(wv))),
                 }
             }
             for (k, gv) in g {
                 if !w.contains_key(k) {
-                    diffs.push(format!("{path}.{k}: not recorded, sent {}", short(gv)));
+                    diffs.push(format!("{path}.{k}: not {w_label}, {g_label} {}", short(gv)));
                 }
             }
         }
         (Value::Array(w), Value::Array(g)) if w.len() == g.len() => {
             for (i, (wv, gv)) in w.iter().zip(g).enumerate() {
-                diff_json(&format!("{path}[{i}]"), wv, gv, diffs);
+                diff_json(&format!("{path}[{i}]"), wv, gv, labels, diffs);
             }
         }
-        _ => diffs.push(format!("{path}: recorded {}, sent {}", short(want), short(got))),
+        _ => diffs.push(format!("{path}: {w_label} {}, {g_label} {}", short(want), short(got))),
     }
 }
 

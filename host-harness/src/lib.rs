@@ -7,6 +7,7 @@ pub mod cassette;
 pub mod egress;
 pub mod engine;
 pub mod scenario;
+pub mod summary;
 pub mod transport;
 
 use std::path::PathBuf;

@@ -4,7 +4,7 @@
 //! `{"error": {...}}`; 1 a harness failure, one line on stderr.
 
 use anyhow::{anyhow, bail, Context as _, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 use std::io::Read as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,7 +33,7 @@ enum Command {
 }
 
 #[derive(Args)]
-#[group(id = "transport", required = true, multiple = false, args = ["replay", "record", "live"])]
+#[command(group(ArgGroup::new("transport").required(true).multiple(false).args(["replay", "record", "live"])))]
 struct RunArgs {
     /// The connector's input JSON: a file, or - for standard input.
     #[arg(long)]
@@ -59,6 +59,12 @@ struct RunArgs {
     /// Indent the JSON output.
     #[arg(long)]
     pretty: bool,
+    /// Print a short human summary instead of the JSON (the full result goes to --output).
+    #[arg(long)]
+    summary: bool,
+    /// Also write the result (or error) JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -161,6 +167,14 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
             (text, 3)
         }
     };
-    println!("{text}");
+    if let Some(path) = &args.output {
+        std::fs::write(path, format!("{text}\n")).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if args.summary {
+        let value: serde_json::Value = serde_json::from_str(&text).context("the connector returned invalid JSON")?;
+        println!("{}", textract_host::summary::summarise(&value));
+    } else {
+        println!("{text}");
+    }
     Ok(ExitCode::from(code))
 }

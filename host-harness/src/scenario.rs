@@ -106,7 +106,7 @@ pub async fn run(harness: &Harness, dir: &Path) -> Result<Outcome> {
             let (want, got) = (serde_json::to_string(&expected)?, serde_json::to_string(&actual)?);
             if want != got {
                 let mut diffs = Vec::new();
-                crate::cassette::diff_json("result", &expected, &actual, &mut diffs);
+                crate::cassette::diff_json("result", &expected, &actual, ("expected", "got"), &mut diffs);
                 if diffs.is_empty() {
                     diffs.push("same values, different key order".into());
                 }

@@ -1,0 +1,33 @@
+# textract-connector: the front door. `make demo` and `make test` work on a fresh clone.
+CARGO      ?= cargo
+WASM_TARGET = wasm32-wasip2
+COMPONENT   = target/$(WASM_TARGET)/release/textract_connector.wasm
+HOST        = target/debug/textract-host
+
+.PHONY: demo test component host target unit scenarios clean
+
+# Idempotent: adds the wasm target to the toolchain named in rust-toolchain.toml.
+target:
+	@rustup target add $(WASM_TARGET) >/dev/null 2>&1 || rustup target add $(WASM_TARGET)
+
+# The guest is built on its own (-p, --target) so its features never unify with
+# the host's, and the host is built with --workspace exactly as `cargo test`
+# builds it, so wasmtime is compiled once per profile and shared.
+component: target
+	$(CARGO) build -p textract-connector --target $(WASM_TARGET) --release
+	@ls -l $(COMPONENT) | awk '{print "component: " $$5 " bytes"}'
+
+host:
+	$(CARGO) build --workspace
+
+demo: component host
+	@echo "== SYNC analysis of a pay stub (S3, all five features and a query), replayed from a recording"
+	$(HOST) run --input examples/sync-paystub/input.json --replay examples/sync-paystub/cassette.json \
+	  --summary --output target/demo-result.json
+	@echo "(the full Camunda-shaped result is in target/demo-result.json)"
+
+test: component
+	$(CARGO) test --workspace
+
+clean:
+	$(CARGO) clean
