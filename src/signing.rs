@@ -7,8 +7,8 @@ use crate::credentials::Credentials;
 use crate::error::{Error, Result};
 use crate::http::HttpRequest;
 use aws_sigv4::http_request::{
-    sign as sigv4_sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest,
-    SigningSettings, UriPathNormalizationMode,
+    sign as sigv4_sign, PayloadChecksumKind, PercentEncodingMode, SessionTokenMode, SignableBody,
+    SignableRequest, SigningSettings, UriPathNormalizationMode,
 };
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
@@ -20,6 +20,38 @@ pub enum Profile {
     Standard,
     /// Amazon S3's variant of SigV4.
     S3,
+}
+
+/// The SigV4 knobs that differ between services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Remove `.`/`..` segments and repeated slashes from the canonical path.
+    pub normalize_path: bool,
+    /// Percent-encode the already-encoded path a second time (all services but S3).
+    pub double_encode_path: bool,
+    /// Send and sign `x-amz-content-sha256` with the payload's hash.
+    pub payload_hash_header: bool,
+    /// Include `x-amz-security-token` in the signature (all but a few legacy services).
+    pub sign_session_token: bool,
+}
+
+impl Profile {
+    pub fn options(self) -> Options {
+        match self {
+            Profile::Standard => Options {
+                normalize_path: true,
+                double_encode_path: true,
+                payload_hash_header: false,
+                sign_session_token: true,
+            },
+            Profile::S3 => Options {
+                normalize_path: false,
+                double_encode_path: false,
+                payload_hash_header: true,
+                sign_session_token: true,
+            },
+        }
+    }
 }
 
 /// Everything that decides a signature besides the request itself.
@@ -34,6 +66,18 @@ pub struct Scope<'a> {
 /// Signs `request` in place: adds `x-amz-date`, `authorization` and, as needed,
 /// `x-amz-security-token` and `x-amz-content-sha256`.
 pub fn sign(request: &mut HttpRequest, credentials: &Credentials, scope: Scope<'_>) -> Result<()> {
+    sign_with(request, credentials, scope.region, scope.service, scope.time, scope.profile.options())
+}
+
+/// [`sign`] with explicit options (the AWS test suite drives every combination).
+pub fn sign_with(
+    request: &mut HttpRequest,
+    credentials: &Credentials,
+    region: &str,
+    service: &str,
+    time: SystemTime,
+    options: Options,
+) -> Result<()> {
     let identity: Identity = aws_credential_types::Credentials::new(
         credentials.access_key_id.clone(),
         credentials.secret_access_key.clone(),
@@ -44,17 +88,25 @@ pub fn sign(request: &mut HttpRequest, credentials: &Credentials, scope: Scope<'
     .into();
 
     let mut settings = SigningSettings::default();
-    if scope.profile == Profile::S3 {
-        settings.percent_encoding_mode = PercentEncodingMode::Single;
-        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    settings.percent_encoding_mode =
+        if options.double_encode_path { PercentEncodingMode::Double } else { PercentEncodingMode::Single };
+    settings.uri_path_normalization_mode = if options.normalize_path {
+        UriPathNormalizationMode::Enabled
+    } else {
+        UriPathNormalizationMode::Disabled
+    };
+    if options.payload_hash_header {
         settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    }
+    if !options.sign_session_token {
+        settings.session_token_mode = SessionTokenMode::Exclude;
     }
 
     let params = v4::SigningParams::builder()
         .identity(&identity)
-        .region(scope.region)
-        .name(scope.service)
-        .time(scope.time)
+        .region(region)
+        .name(service)
+        .time(time)
         .settings(settings)
         .build()
         .map_err(|e| Error::Internal(format!("signing parameters: {e}")))?

@@ -59,11 +59,9 @@ impl HttpClient for WasiHttp {
         // Hand the request over first, then stream the body while the host reads it:
         // writing a large body before `handle` would stall on the host's buffer.
         let future = outgoing_handler::handle(request, None).map_err(|e| transport(&host, e))?;
-        write_body(&body, &req.body).map_err(|e| Error::Transport {
-            code: "ConnectionError".into(),
-            message: format!("Sending the request body to {host} failed: {e}"),
-        })?;
-        OutgoingBody::finish(body, None).map_err(|e| transport(&host, e))?;
+        let written = write_body(&body, &req.body).and_then(|()| {
+            OutgoingBody::finish(body, None).map_err(|e| format!("{e:?}"))
+        });
 
         let incoming = loop {
             match future.get() {
@@ -71,6 +69,14 @@ impl HttpClient for WasiHttp {
                 None => future.subscribe().block(),
             }
         };
+        // When the host refuses or fails the request, the body stream breaks too;
+        // the response's error code says why, so it wins over the write error.
+        if let (Err(write_error), Ok(Ok(_)) | Err(_)) = (&written, &incoming) {
+            return Err(Error::Transport {
+                code: "ConnectionError".into(),
+                message: format!("Sending the request body to {host} failed: {write_error}"),
+            });
+        }
         let response = incoming
             .map_err(|_| Error::Internal("response taken twice".into()))?
             .map_err(|e| transport(&host, e))?;

@@ -1,0 +1,211 @@
+//! The harness itself: the component's imports, the egress policy, the CLI's
+//! contract (exit codes, output), and record/live against a local server.
+
+mod common;
+
+use serde_json::{json, Value};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use textract_host::cassette::Cassette;
+use textract_host::egress::EgressPolicy;
+use textract_host::engine::{ExecOptions, ExecutionClock};
+use textract_host::transport::{Mode, Replayer};
+
+/// Every import the built component may have, and why.
+const ALLOWED_IMPORTS: &[(&str, &str)] = &[
+    ("wasi:http/outgoing-handler@0.2.12", "the connector's only way out: every AWS call"),
+    ("wasi:http/types@0.2.12", "requests, responses and their bodies"),
+    ("wasi:io/poll@0.2.12", "waiting for a response"),
+    ("wasi:io/error@0.2.12", "stream errors"),
+    ("wasi:io/streams@0.2.12", "request and response bodies"),
+    ("wasi:clocks/monotonic-clock@0.2.12", "wasi-http timeouts; poll intervals"),
+    ("wasi:clocks/wall-clock@0.2.12", "x-amz-date for SigV4"),
+    ("wasi:cli/stderr@0.2.12", "progress lines on long jobs (and std's panic output)"),
+    ("wasi:cli/stdout@0.2.12", "linked by Rust's std; the connector never writes to it"),
+    ("wasi:cli/stdin@0.2.12", "linked by Rust's std; never read"),
+    ("wasi:cli/environment@0.2.12", "linked by Rust's std; empty in SaaS mode"),
+    ("wasi:cli/exit@0.2.12", "linked by Rust's std (abort)"),
+    ("wasi:cli/terminal-input@0.2.12", "linked by Rust's std stdio"),
+    ("wasi:cli/terminal-output@0.2.12", "linked by Rust's std stdio"),
+    ("wasi:cli/terminal-stdin@0.2.12", "linked by Rust's std stdio"),
+    ("wasi:cli/terminal-stdout@0.2.12", "linked by Rust's std stdio"),
+    ("wasi:cli/terminal-stderr@0.2.12", "linked by Rust's std stdio"),
+    ("wasi:random/insecure-seed@0.2.12", "HashMap's seed in Rust's std"),
+];
+
+#[test]
+fn component_imports_only_the_allowlist() {
+    let imports = common::harness().imports();
+    let unexpected: Vec<&String> =
+        imports.iter().filter(|i| !ALLOWED_IMPORTS.iter().any(|(name, _)| name == i)).collect();
+    assert!(unexpected.is_empty(), "imports outside the allowlist: {unexpected:?}");
+    for needed in ["wasi:http/outgoing-handler@0.2.12", "wasi:clocks/wall-clock@0.2.12"] {
+        assert!(imports.iter().any(|i| i == needed), "{needed} missing from {imports:?}");
+    }
+    for forbidden in ["wasi:filesystem", "wasi:sockets"] {
+        assert!(!imports.iter().any(|i| i.starts_with(forbidden)), "{forbidden} imported: {imports:?}");
+    }
+}
+
+fn sync_input(endpoint: Option<&str>) -> String {
+    let mut input = json!({
+        "authentication": {"accessKey": "AKIDEXAMPLE", "secretKey": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"},
+        "configuration": {"region": "us-east-1"},
+        "input": {"executionType": "SYNC", "documentS3Bucket": "bucket", "documentName": "a.png", "analyzeTables": true}
+    });
+    if let Some(e) = endpoint {
+        input["configuration"]["endpoint"] = json!(e);
+    }
+    input.to_string()
+}
+
+#[test]
+fn a_denied_host_is_an_ordinary_guest_error_not_a_trap() {
+    let rt = common::runtime();
+    let replayer = Arc::new(Mutex::new(Replayer::new(Cassette::default(), ".".into())));
+    let execution = rt
+        .block_on(common::harness().execute(
+            &sync_input(None),
+            ExecOptions {
+                mode: Mode::Replay(replayer),
+                policy: EgressPolicy::deny_all(),
+                clock: ExecutionClock::pinned(1_768_469_400),
+                inherit_stderr: false,
+            },
+        ))
+        .unwrap();
+    let err = execution.outcome.unwrap_err();
+    assert_eq!((err.kind.as_str(), err.code.as_str(), err.retryable), ("invalid-input", "EgressDenied", false));
+    assert!(err.message.contains("textract.us-east-1.amazonaws.com"), "{}", err.message);
+    assert_eq!(execution.journal.denied, vec!["POST https://textract.us-east-1.amazonaws.com/"]);
+    assert!(execution.journal.sent.is_empty() && execution.journal.problems.is_empty());
+}
+
+fn host() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_textract-host"));
+    cmd.env("TEXTRACT_COMPONENT", common::component_path());
+    cmd
+}
+
+fn scenario(name: &str, file: &str) -> String {
+    common::workspace().join("tests").join(name).join(file).to_string_lossy().into_owned()
+}
+
+#[test]
+fn cli_exit_codes_and_output() {
+    common::harness(); // fails early, with a clear message, on a stale component
+
+    // 0: the result on stdout.
+    let ok = host()
+        .args(["run", "--input", &scenario("sync-s3-version", "input.json")])
+        .args(["--replay", &scenario("sync-s3-version", "cassette.json")])
+        .output()
+        .unwrap();
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    let result: Value = serde_json::from_slice(&ok.stdout).unwrap();
+    let expected: Value = serde_json::from_str(&std::fs::read_to_string(scenario("sync-s3-version", "expected.json")).unwrap()).unwrap();
+    assert_eq!(result, expected);
+    assert_eq!(ok.stdout.iter().filter(|b| **b == b'\n').count(), 1, "compact output is one line");
+
+    // 3: the connector error on stdout; --pretty indents.
+    let err = host()
+        .args(["run", "--pretty", "--input", &scenario("sync-access-denied", "input.json")])
+        .args(["--replay", &scenario("sync-access-denied", "cassette.json")])
+        .output()
+        .unwrap();
+    assert_eq!(err.status.code(), Some(3));
+    let printed: Value = serde_json::from_slice(&err.stdout).unwrap();
+    let expected: Value = serde_json::from_str(&std::fs::read_to_string(scenario("sync-access-denied", "expected-error.json")).unwrap()).unwrap();
+    assert_eq!(printed, json!({ "error": expected }));
+    assert!(String::from_utf8_lossy(&err.stdout).contains("\n  \"error\""));
+
+    // 1: harness failures, one line on stderr.
+    let missing = host().args(["run", "--input", "/nonexistent/input.json", "--live"]).output().unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("cannot read input file /nonexistent/input.json"), "{stderr}");
+
+    // 1: a request the cassette does not hold, with a readable diff.
+    let miss = host()
+        .args(["run", "--input", &scenario("sync-s3-all-features", "input.json")])
+        .args(["--replay", &scenario("sync-s3-version", "cassette.json")])
+        .output()
+        .unwrap();
+    assert_eq!(miss.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&miss.stderr);
+    assert!(stderr.contains("cassette miss: POST https://textract.us-east-1.amazonaws.com/"), "{stderr}");
+    assert!(stderr.contains("url: recorded https://textract.eu-west-1.amazonaws.com/"), "{stderr}");
+
+    // 1: an interaction left unused.
+    let unused = host()
+        .args(["run", "--input", &scenario("validation-no-feature", "input.json")])
+        .args(["--replay", &scenario("sync-s3-version", "cassette.json")])
+        .output()
+        .unwrap();
+    assert_eq!(unused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unused.stderr).contains("was never requested"));
+
+    // 1: a component that does not load.
+    let bad = host()
+        .args(["run", "--input", &scenario("sync-s3-version", "input.json"), "--live"])
+        .args(["--component", &scenario("sync-s3-version", "input.json")])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("cannot load component"));
+}
+
+#[test]
+fn record_then_replay_and_live_against_a_local_endpoint() {
+    common::harness();
+    let body = br#"{"DocumentMetadata":{"Pages":1},"Blocks":[{"BlockType":"LINE","Confidence":99.12999725341797,"Text":"Hello","Id":"b1"}],"AnalyzeDocumentModelVersion":"1.0"}"#.to_vec();
+    let headers = || vec![("content-type", "application/x-amz-json-1.1".to_string()), ("x-amzn-RequestId", "req-local-1".to_string())];
+    let (port, server) = common::serve(vec![(200, headers(), body.clone()), (200, headers(), body.clone())]);
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let dir = std::env::temp_dir().join(format!("textract-record-{port}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input_path = dir.join("input.json");
+    let input = sync_input(Some(&endpoint)).replace("\"secretKey\"", "\"sessionToken\":\"SECRET-SESSION-TOKEN\",\"secretKey\"");
+    std::fs::write(&input_path, &input).unwrap();
+    let cassette_path = dir.join("cassette.json");
+
+    let recorded = host()
+        .args(["run", "--input", input_path.to_str().unwrap(), "--record", cassette_path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(recorded.status.code(), Some(0), "{}", String::from_utf8_lossy(&recorded.stderr));
+    let live = host().args(["run", "--input", input_path.to_str().unwrap(), "--live"]).output().unwrap();
+    assert_eq!(live.status.code(), Some(0), "{}", String::from_utf8_lossy(&live.stderr));
+    assert_eq!(recorded.stdout, live.stdout);
+    let result: Value = serde_json::from_slice(&live.stdout).unwrap();
+    assert_eq!(result["blocks"][0]["text"], "Hello");
+    assert_eq!(result["sdkResponseMetadata"]["requestId"], "req-local-1");
+
+    let seen = server.join().unwrap();
+    assert_eq!(seen.len(), 2);
+    for request in &seen {
+        assert_eq!(request.request_line, "POST / HTTP/1.1");
+        let header = |name: &str| request.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        assert_eq!(header("x-amz-target"), Some("Textract.AnalyzeDocument"));
+        assert_eq!(header("host"), Some(format!("127.0.0.1:{port}").as_str()));
+        assert_eq!(header("x-amz-security-token"), Some("SECRET-SESSION-TOKEN"));
+        assert!(header("authorization").unwrap().starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"));
+    }
+
+    let text = std::fs::read_to_string(&cassette_path).unwrap();
+    for secret in ["AKIDEXAMPLE", "wJalrXUtnFEMI", "SECRET-SESSION-TOKEN", "AWS4-HMAC-SHA256"] {
+        assert!(!text.contains(secret), "the cassette leaks {secret}: {text}");
+    }
+    let cassette: Cassette = serde_json::from_str(&text).unwrap();
+    assert!(cassette.recorded_at.is_some());
+    assert_eq!(cassette.interactions.len(), 1);
+
+    let replayed = host()
+        .args(["run", "--input", input_path.to_str().unwrap(), "--replay", cassette_path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(replayed.status.code(), Some(0), "{}", String::from_utf8_lossy(&replayed.stderr));
+    assert_eq!(replayed.stdout, live.stdout);
+    std::fs::remove_dir_all(&dir).ok();
+}
