@@ -71,6 +71,10 @@ pub enum Error {
     EgressDenied { host: String },
     /// AWS answered 2xx but the body did not follow the protocol.
     UnexpectedResponse(String),
+    /// The Textract job ended in FAILED: the document or the request cannot work.
+    JobFailed { job_id: String, status_message: String },
+    /// The job has not finished (yet): a later run may collect it.
+    JobPending { code: &'static str, message: String },
     /// A defect: something that valid input and a valid response cannot cause.
     Internal(String),
 }
@@ -135,12 +139,13 @@ impl Error {
             Error::MalformedInput(_)
             | Error::Validation(_)
             | Error::InvalidInput { .. }
-            | Error::EgressDenied { .. } => ErrorKind::InvalidInput,
+            | Error::EgressDenied { .. }
+            | Error::JobFailed { .. } => ErrorKind::InvalidInput,
             Error::Aws(e) if e.is_throttling() => ErrorKind::Throttled,
             Error::Aws(e) if e.is_auth() => ErrorKind::Unauthorized,
             Error::Aws(e) if e.is_transient_status() || e.status >= 500 => ErrorKind::Upstream,
             Error::Aws(_) => ErrorKind::InvalidInput,
-            Error::Transport { .. } | Error::UnexpectedResponse(_) => ErrorKind::Upstream,
+            Error::Transport { .. } | Error::UnexpectedResponse(_) | Error::JobPending { .. } => ErrorKind::Upstream,
             Error::Internal(_) => ErrorKind::Internal,
         }
     }
@@ -155,6 +160,8 @@ impl Error {
             Error::Transport { code, .. } => code.clone(),
             Error::EgressDenied { .. } => "EgressDenied".into(),
             Error::UnexpectedResponse(_) => "UnexpectedResponse".into(),
+            Error::JobFailed { .. } => "JobFailed".into(),
+            Error::JobPending { code, .. } => (*code).into(),
             Error::Internal(_) => "Internal".into(),
         }
     }
@@ -164,7 +171,7 @@ impl Error {
     pub fn retryable(&self) -> bool {
         match self {
             Error::Aws(e) => e.is_throttling() || e.is_transient_status(),
-            Error::Transport { .. } => true,
+            Error::Transport { .. } | Error::JobPending { .. } => true,
             _ => false,
         }
     }
@@ -181,6 +188,10 @@ impl Error {
                  ask the operator to allow this host, or check the region and endpoint"
             ),
             Error::UnexpectedResponse(m) => format!("AWS sent a response the connector could not read: {m}"),
+            Error::JobFailed { job_id, status_message } => {
+                format!("Textract job {job_id} FAILED: {}", status_message.trim_end_matches('.'))
+            }
+            Error::JobPending { message, .. } => message.clone(),
             Error::Internal(m) => format!("Internal connector error: {m}"),
         }
     }

@@ -67,6 +67,17 @@ impl TaskInput {
     }
 }
 
+/// `advanced`: settings beyond Camunda's, all optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Advanced {
+    /// ISO-8601 durations.
+    pub poll_interval: Option<String>,
+    pub max_poll_interval: Option<String>,
+    pub poll_timeout: Option<String>,
+    /// Attempts per AWS call, retries included.
+    pub max_attempts: Option<String>,
+}
+
 /// The whole input, bound but not yet validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConnectorInput {
@@ -79,6 +90,7 @@ pub struct ConnectorInput {
     pub region_path: &'static str,
     pub endpoint: Option<String>,
     pub input: TaskInput,
+    pub advanced: Advanced,
     /// Type and coercion problems found while binding.
     pub binding_violations: Vec<Violation>,
 }
@@ -126,6 +138,16 @@ pub fn parse(raw: &str) -> Result<ConnectorInput> {
         None => TaskInput::default(),
     };
 
+    let advanced = match b.object(root, "advanced") {
+        Some(a) => Advanced {
+            poll_interval: b.opt_string(a, "pollInterval", "advanced.pollInterval"),
+            max_poll_interval: b.opt_string(a, "maxPollInterval", "advanced.maxPollInterval"),
+            poll_timeout: b.opt_string(a, "pollTimeout", "advanced.pollTimeout"),
+            max_attempts: b.opt_string(a, "maxAttempts", "advanced.maxAttempts"),
+        },
+        None => Advanced::default(),
+    };
+
     Ok(ConnectorInput {
         auth,
         auth_path,
@@ -133,6 +155,7 @@ pub fn parse(raw: &str) -> Result<ConnectorInput> {
         region_path,
         endpoint,
         input,
+        advanced,
         binding_violations: b.violations,
     })
 }

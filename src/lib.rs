@@ -10,15 +10,17 @@ pub mod error;
 pub mod execution;
 pub mod http;
 pub mod input;
+pub mod iso8601;
 pub mod output;
 pub mod runtime;
 pub mod signing;
 pub mod textract;
 pub mod validation;
+pub mod retry;
 #[cfg(target_arch = "wasm32")]
-mod wasi_http;
+mod wasi;
 
-pub use runtime::{Clock, Context};
+pub use runtime::{Context, Platform};
 
 #[cfg(target_arch = "wasm32")]
 mod bindings {
@@ -32,6 +34,9 @@ mod bindings {
             "wasi:io/error@0.2.12": wasip2::io::error,
             "wasi:io/streams@0.2.12": wasip2::io::streams,
             "wasi:clocks/monotonic-clock@0.2.12": wasip2::clocks::monotonic_clock,
+            "wasi:clocks/wall-clock@0.2.12": wasip2::clocks::wall_clock,
+            "wasi:random/random@0.2.12": wasip2::random::random,
+            "wasi:cli/stderr@0.2.12": wasip2::cli::stderr,
         },
     });
 
@@ -41,11 +46,11 @@ mod bindings {
 
     impl Guest for Component {
         fn execute(input: String) -> Result<String, ConnectorError> {
-            let mut http = crate::wasi_http::WasiHttp;
-            let clock = crate::wasi_http::WasiClock;
+            let mut http = crate::wasi::WasiHttp;
+            let mut platform = crate::wasi::WasiPlatform;
             let mut ctx = crate::Context {
                 http: &mut http,
-                clock: &clock,
+                platform: &mut platform,
                 mode: crate::validation::RuntimeMode::Saas,
             };
             crate::runtime::execute(&mut ctx, &input).map_err(|e| ConnectorError {

@@ -5,7 +5,7 @@
 //! directly, in one pass, from the parsed response.
 
 use crate::http::HttpResponse;
-use crate::textract::{Block, DocumentMetadata, HumanLoopActivationOutput};
+use crate::textract::{Block, DocumentMetadata, HumanLoopActivationOutput, Warning};
 
 /// A minimal JSON writer that appends to a `String`.
 pub struct JsonOut {
@@ -270,6 +270,42 @@ pub fn write_human_loop(out: &mut JsonOut, h: Option<&HumanLoopActivationOutput>
             out.key("humanLoopActivationConditionsEvaluationResults");
             out.opt_str(h.human_loop_activation_conditions_evaluation_results.as_deref());
             out.raw("}");
+        }
+    }
+}
+
+/// Writes `"warnings":[...]` (null when no page carried the field).
+pub fn write_warnings(out: &mut JsonOut, warnings: Option<&[Warning]>) {
+    out.key("warnings");
+    match warnings {
+        None => out.null(),
+        Some(list) => {
+            out.raw("[");
+            for (i, w) in list.iter().enumerate() {
+                if i > 0 {
+                    out.raw(",");
+                }
+                out.raw("{");
+                out.key("errorCode");
+                out.opt_str(w.error_code.as_deref());
+                out.raw(",");
+                out.key("pages");
+                match &w.pages {
+                    None => out.null(),
+                    Some(pages) => {
+                        out.raw("[");
+                        for (j, p) in pages.iter().enumerate() {
+                            if j > 0 {
+                                out.raw(",");
+                            }
+                            out.int(*p);
+                        }
+                        out.raw("]");
+                    }
+                }
+                out.raw("}");
+            }
+            out.raw("]");
         }
     }
 }

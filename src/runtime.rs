@@ -1,22 +1,30 @@
 //! What an execution needs from its host, and the entry point that ties input
 //! parsing, validation and execution together. Everything here is pure over the
-//! [`HttpClient`] and [`Clock`] seams, so it runs natively in unit tests.
+//! [`HttpClient`] and [`Platform`] seams, so it runs natively in unit tests.
 
 use crate::error::Result;
 use crate::http::HttpClient;
 use crate::validation::RuntimeMode;
 use crate::{execution, input, validation};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
-/// Time as the host grants it. In the component this is wasi's wall clock.
-pub trait Clock {
+/// Time, randomness and progress output, as the host grants them. In the
+/// component these are wasi's clocks, `wasi:random` and stderr.
+pub trait Platform {
+    /// Wall-clock time, for `x-amz-date`.
     fn now(&self) -> SystemTime;
+    /// Monotonic time since an arbitrary origin, for poll windows.
+    fn monotonic(&self) -> Duration;
+    fn sleep(&mut self, duration: Duration);
+    fn random_u64(&mut self) -> u64;
+    /// One short progress line for the operator (stderr in the component).
+    fn progress(&mut self, line: &str);
 }
 
 /// The host services of one execution.
 pub struct Context<'a> {
     pub http: &'a mut dyn HttpClient,
-    pub clock: &'a dyn Clock,
+    pub platform: &'a mut dyn Platform,
     pub mode: RuntimeMode,
 }
 
@@ -25,4 +33,50 @@ pub fn execute(ctx: &mut Context<'_>, raw_input: &str) -> Result<String> {
     let parsed = input::parse(raw_input)?;
     let task = validation::validate(parsed, ctx.mode)?;
     execution::run(ctx, &task)
+}
+
+#[cfg(test)]
+pub mod fake {
+    //! A deterministic platform for unit tests: virtual time, counting randomness.
+    use super::*;
+
+    pub struct FakePlatform {
+        pub start: SystemTime,
+        pub elapsed: Duration,
+        pub sleeps: Vec<Duration>,
+        pub counter: u64,
+        pub lines: Vec<String>,
+    }
+
+    impl Default for FakePlatform {
+        fn default() -> Self {
+            FakePlatform {
+                start: SystemTime::UNIX_EPOCH + Duration::from_secs(1_768_469_400),
+                elapsed: Duration::ZERO,
+                sleeps: Vec::new(),
+                counter: 0,
+                lines: Vec::new(),
+            }
+        }
+    }
+
+    impl Platform for FakePlatform {
+        fn now(&self) -> SystemTime {
+            self.start + self.elapsed
+        }
+        fn monotonic(&self) -> Duration {
+            self.elapsed
+        }
+        fn sleep(&mut self, duration: Duration) {
+            self.sleeps.push(duration);
+            self.elapsed += duration;
+        }
+        fn random_u64(&mut self) -> u64 {
+            self.counter += 1;
+            self.counter.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        }
+        fn progress(&mut self, line: &str) {
+            self.lines.push(line.to_string());
+        }
+    }
 }

@@ -27,7 +27,7 @@ pub fn call(ctx: &mut Context<'_>, task: &Task, operation: &str, body: Vec<u8>) 
     signing::sign(
         &mut request,
         &task.credentials,
-        Scope { region: &task.region, service: SERVICE, time: ctx.clock.now(), profile: Profile::Standard },
+        Scope { region: &task.region, service: SERVICE, time: ctx.platform.now(), profile: Profile::Standard },
     )?;
     let response = ctx.http.send(&request)?;
     if response.is_success() {
@@ -128,7 +128,92 @@ pub struct AnalyzeDocumentRequest<'a> {
     pub queries_config: Option<QueriesConfig<'a>>,
 }
 
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct DocumentLocation<'a> {
+    pub s3_object: S3Object<'a>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct NotificationChannel<'a> {
+    #[serde(rename = "SNSTopicArn")]
+    pub sns_topic_arn: &'a str,
+    #[serde(rename = "RoleArn")]
+    pub role_arn: &'a str,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct OutputConfig<'a> {
+    #[serde(rename = "S3Bucket")]
+    pub s3_bucket: &'a str,
+    #[serde(rename = "S3Prefix", skip_serializing_if = "Option::is_none")]
+    pub s3_prefix: Option<&'a str>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct StartDocumentAnalysisRequest<'a> {
+    pub document_location: DocumentLocation<'a>,
+    pub feature_types: &'a [&'a str],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queries_config: Option<QueriesConfig<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_request_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_tag: Option<&'a str>,
+    #[serde(rename = "KMSKeyId", skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notification_channel: Option<NotificationChannel<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_config: Option<OutputConfig<'a>>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetDocumentAnalysisRequest<'a> {
+    pub job_id: &'a str,
+    pub max_results: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<&'a str>,
+}
+
 // ---- responses ------------------------------------------------------------
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct StartDocumentAnalysisResponse {
+    #[serde(default)]
+    pub job_id: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetDocumentAnalysisResponse {
+    #[serde(default)]
+    pub document_metadata: Option<DocumentMetadata>,
+    #[serde(default)]
+    pub job_status: Option<String>,
+    #[serde(default)]
+    pub next_token: Option<String>,
+    #[serde(default)]
+    pub blocks: Option<Vec<Block>>,
+    #[serde(default)]
+    pub warnings: Option<Vec<Warning>>,
+    #[serde(default)]
+    pub status_message: Option<String>,
+    #[serde(default)]
+    pub analyze_document_model_version: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default, Clone, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Warning {
+    #[serde(default)]
+    pub error_code: Option<String>,
+    #[serde(default)]
+    pub pages: Option<Vec<i64>>,
+}
 
 #[derive(Deserialize, Debug, Default)]
 #[serde(rename_all = "PascalCase")]

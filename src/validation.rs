@@ -7,7 +7,9 @@
 use crate::credentials::Credentials;
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result, Violation};
-use crate::input::{Auth, ConnectorInput, ExecutionType, LocationType};
+use crate::input::{Advanced, Auth, ConnectorInput, ExecutionType, LocationType};
+use crate::retry::RetryPolicy;
+use std::time::Duration;
 use serde_json::Value;
 
 pub const NOTIFICATION_PAIR_MSG: &str =
@@ -42,6 +44,25 @@ pub struct AsyncOptions {
     pub output: Option<(String, Option<String>)>,
 }
 
+/// How POLLING waits for a job: a first interval that doubles up to a cap,
+/// within a total window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PollSettings {
+    pub interval: Duration,
+    pub max_interval: Duration,
+    pub timeout: Duration,
+}
+
+impl Default for PollSettings {
+    fn default() -> Self {
+        PollSettings {
+            interval: Duration::from_secs(2),
+            max_interval: Duration::from_secs(30),
+            timeout: Duration::from_secs(600),
+        }
+    }
+}
+
 /// A validated task, ready to execute.
 #[derive(Debug, Clone)]
 pub struct Task {
@@ -55,6 +76,8 @@ pub struct Task {
     pub query: Option<String>,
     pub async_options: AsyncOptions,
     pub job_id: Option<String>,
+    pub poll: PollSettings,
+    pub retry: RetryPolicy,
 }
 
 impl Task {
@@ -152,6 +175,8 @@ pub fn validate(parsed: ConnectorInput, mode: RuntimeMode) -> Result<Task> {
         AsyncOptions::default()
     };
 
+    let (poll, retry) = check_advanced(&parsed.advanced, &mut v);
+
     if !v.is_empty() {
         return Err(Error::Validation(v));
     }
@@ -166,7 +191,42 @@ pub fn validate(parsed: ConnectorInput, mode: RuntimeMode) -> Result<Task> {
         query: if i.analyze_queries { i.query.clone().map(|q| q.trim().to_string()) } else { None },
         async_options,
         job_id: i.job_id.clone().map(|j| j.trim().to_string()),
+        poll,
+        retry,
     })
+}
+
+fn check_advanced(a: &Advanced, v: &mut Vec<Violation>) -> (PollSettings, RetryPolicy) {
+    let defaults = PollSettings::default();
+    let mut duration = |raw: &Option<String>, path: &str, default: Duration| match raw {
+        None => default,
+        Some(text) => match crate::iso8601::parse(text) {
+            Some(d) if !d.is_zero() => d,
+            _ => {
+                v.push(Violation::new(path, format!("must be a positive ISO-8601 duration such as PT2S (got '{}')", text.trim())));
+                default
+            }
+        },
+    };
+    let poll = PollSettings {
+        interval: duration(&a.poll_interval, "advanced.pollInterval", defaults.interval),
+        max_interval: duration(&a.max_poll_interval, "advanced.maxPollInterval", defaults.max_interval),
+        timeout: duration(&a.poll_timeout, "advanced.pollTimeout", defaults.timeout),
+    };
+    if poll.max_interval < poll.interval {
+        v.push(Violation::new("advanced.maxPollInterval", "must not be shorter than advanced.pollInterval"));
+    }
+    let retry = match &a.max_attempts {
+        None => RetryPolicy::default(),
+        Some(text) => match text.trim().parse::<u32>() {
+            Ok(n) if (1..=10).contains(&n) => RetryPolicy { max_attempts: n },
+            _ => {
+                v.push(Violation::new("advanced.maxAttempts", "must be a whole number from 1 to 10"));
+                RetryPolicy::default()
+            }
+        },
+    };
+    (poll, retry)
 }
 
 fn check_auth(parsed: &ConnectorInput, v: &mut Vec<Violation>) -> Option<Credentials> {

@@ -10,9 +10,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Component, Linker, Resource, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::p2::{subscribe, DynPollable, Pollable};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -31,12 +32,73 @@ mod bindings {
 
 pub use bindings::{ConnectorError, ErrorKind};
 
+/// The guest's memory cap unless the operator sets one.
+pub const DEFAULT_MAX_MEMORY: usize = 1 << 30;
+
 /// The state of one execution's store.
 pub struct HostState {
     table: ResourceTable,
     wasi: WasiCtx,
     http: WasiHttpCtx,
     transport: Transport,
+    clock: ExecutionClock,
+    limits: MemoryLimits,
+}
+
+/// Caps the guest's linear memory and remembers its peak.
+struct MemoryLimits {
+    max_bytes: usize,
+    peak_bytes: usize,
+}
+
+impl wasmtime::ResourceLimiter for MemoryLimits {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.max_bytes {
+            return Ok(false);
+        }
+        self.peak_bytes = self.peak_bytes.max(desired);
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// A sleep that is over at once: virtual time already moved past it.
+struct Elapsed;
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for Elapsed {
+    async fn ready(&mut self) {}
+}
+
+/// A real sleep.
+struct Sleep(tokio::time::Instant);
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for Sleep {
+    async fn ready(&mut self) {
+        tokio::time::sleep_until(self.0).await;
+    }
+}
+
+impl HostState {
+    /// `wasi:clocks/monotonic-clock.subscribe-duration`, on this execution's clock:
+    /// in virtual time the clock jumps forward and the sleep is over at once.
+    fn subscribe_sleep(&mut self, duration: Duration) -> wasmtime::Result<Resource<DynPollable>> {
+        if self.clock.virtual_time {
+            self.clock.advance(duration);
+            let sleep = self.table.push(Elapsed)?;
+            subscribe(&mut self.table, sleep)
+        } else {
+            let deadline = tokio::time::Instant::now().checked_add(duration).unwrap_or_else(|| {
+                tokio::time::Instant::now() + Duration::from_secs(86_400 * 365)
+            });
+            let sleep = self.table.push(Sleep(deadline))?;
+            subscribe(&mut self.table, sleep)
+        }
+    }
 }
 
 impl WasiView for HostState {
@@ -83,6 +145,13 @@ impl ExecutionClock {
         }
     }
 
+    fn advance(&self, by: Duration) {
+        let nanos = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
+        let _ = self
+            .elapsed_ns
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| Some(v.saturating_add(nanos)));
+    }
+
     fn elapsed(&self) -> u64 {
         if self.virtual_time {
             self.elapsed_ns.load(Ordering::SeqCst)
@@ -117,6 +186,9 @@ pub struct ExecOptions {
     pub clock: ExecutionClock,
     /// Pass the guest's stderr to ours as it is written (the CLI), or keep it (tests).
     pub inherit_stderr: bool,
+    /// Replay: the guest's `wasi:random` yields a fixed sequence (bytes 0, 1, 2, ...),
+    /// so generated tokens are the same on every run and a cassette can hold them.
+    pub deterministic_random: bool,
 }
 
 /// The guest's error, as the CLI prints it.
@@ -152,6 +224,10 @@ pub struct Execution {
     pub outcome: std::result::Result<String, GuestError>,
     pub stderr: String,
     pub journal: Journal,
+    /// The guest's largest linear memory during the execution.
+    pub peak_memory_bytes: usize,
+    /// Time on the execution's clock (virtual in replay).
+    pub clock_elapsed: Duration,
 }
 
 /// A compiled connector, ready to instantiate many times.
@@ -183,11 +259,36 @@ impl Harness {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow!("linking WASI: {e}"))?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
             .map_err(|e| anyhow!("linking wasi-http: {e}"))?;
+        Self::link_execution_clock(&mut linker)?;
         let instance_pre = linker
             .instantiate_pre(&component)
             .map_err(|e| anyhow!("component {} cannot run here: {e}", path.display()))?;
         let pre = bindings::ConnectorPre::new(instance_pre).map_err(|e| anyhow!("not a connector component: {e}"))?;
         Ok(Harness { engine, component, pre })
+    }
+
+    /// Replaces the monotonic clock's sleeps with ones on each execution's own
+    /// clock, so that replay simulates a ten-minute poll window instead of waiting it out.
+    fn link_execution_clock(linker: &mut Linker<HostState>) -> Result<()> {
+        linker.allow_shadowing(true);
+        let mut clocks = linker
+            .instance("wasi:clocks/monotonic-clock@0.2.12")
+            .map_err(|e| anyhow!("linking the clock: {e}"))?;
+        clocks
+            .func_wrap("subscribe-duration", |mut store, (nanos,): (u64,)| {
+                let state: &mut HostState = store.data_mut();
+                Ok((state.subscribe_sleep(Duration::from_nanos(nanos))?,))
+            })
+            .map_err(|e| anyhow!("linking the clock: {e}"))?;
+        clocks
+            .func_wrap("subscribe-instant", |mut store, (when,): (u64,)| {
+                let state: &mut HostState = store.data_mut();
+                let now = HostMonotonicClock::now(&state.clock);
+                Ok((state.subscribe_sleep(Duration::from_nanos(when.saturating_sub(now)))?,))
+            })
+            .map_err(|e| anyhow!("linking the clock: {e}"))?;
+        linker.allow_shadowing(false);
+        Ok(())
     }
 
     /// The component's imports, by name (`wasi:http/outgoing-handler@0.2.12`, ...).
@@ -208,10 +309,24 @@ impl Harness {
         } else {
             wasi.stderr(stderr.clone());
         }
+        if options.deterministic_random {
+            wasi.secure_random(wasmtime_wasi::Deterministic::new((0..=255).collect()));
+            wasi.insecure_random(wasmtime_wasi::Deterministic::new((0..=255).rev().collect()));
+            wasi.insecure_random_seed(0x7465_7874_7261_6374);
+        }
         let journal = Arc::new(Mutex::new(Journal::default()));
         let transport = Transport { policy: Arc::new(options.policy), mode: options.mode, journal: journal.clone() };
-        let state = HostState { table: ResourceTable::new(), wasi: wasi.build(), http: WasiHttpCtx::new(), transport };
+        let clock = options.clock.clone();
+        let state = HostState {
+            table: ResourceTable::new(),
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            transport,
+            clock: options.clock,
+            limits: MemoryLimits { max_bytes: DEFAULT_MAX_MEMORY, peak_bytes: 0 },
+        };
         let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
 
         let instance = self
             .pre
@@ -223,6 +338,7 @@ impl Harness {
             .await
             .map_err(|e| anyhow!("the connector trapped: {e:?}"))
             .context("execution aborted")?;
+        let peak_memory_bytes = store.data().limits.peak_bytes;
         drop(store);
         let journal = Arc::try_unwrap(journal)
             .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
@@ -231,6 +347,8 @@ impl Harness {
             outcome: outcome.map_err(GuestError::from),
             stderr: String::from_utf8_lossy(&stderr.contents()).into_owned(),
             journal,
+            peak_memory_bytes,
+            clock_elapsed: Duration::from_nanos(clock.elapsed()),
         })
     }
 }

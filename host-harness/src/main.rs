@@ -110,6 +110,7 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     args.allow_hosts.iter().for_each(|h| policy.allow(h));
 
     let pinned = args.clock.as_deref().map(cassette::parse_rfc3339_utc).transpose()?;
+    let deterministic_random = args.replay.is_some();
     let (mode, clock, replayer, recorded) = if let Some(path) = &args.replay {
         let cassette = Cassette::load(path)?;
         let time = match (pinned, cassette.recorded_at.as_deref()) {
@@ -129,7 +130,7 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
 
     let started_at = std::time::SystemTime::now();
     let execution = harness
-        .execute(&input, ExecOptions { mode, policy: policy.clone(), clock, inherit_stderr: true })
+        .execute(&input, ExecOptions { mode, policy: policy.clone(), clock, inherit_stderr: true, deterministic_random })
         .await?;
 
     for denied in &execution.journal.denied {

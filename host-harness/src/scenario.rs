@@ -32,6 +32,10 @@ pub struct ScenarioOptions {
     /// `METHOD url` of each request the egress policy must refuse.
     #[serde(default)]
     pub expect_denied: Vec<String>,
+    /// The most wall-clock milliseconds the execution may take (polling runs on
+    /// the replay clock, so a ten-minute window must not take real time).
+    #[serde(default)]
+    pub budget_ms: Option<u64>,
 }
 
 /// Every scenario folder under `root`, sorted.
@@ -49,6 +53,8 @@ pub fn discover(root: &Path) -> Result<Vec<PathBuf>> {
 
 pub struct Outcome {
     pub elapsed: Duration,
+    /// Time that passed on the execution's (virtual) clock.
+    pub clock_elapsed: Duration,
     pub requests: usize,
 }
 
@@ -86,12 +92,22 @@ pub async fn run(harness: &Harness, dir: &Path) -> Result<Outcome> {
                 policy,
                 clock: ExecutionClock::pinned(time),
                 inherit_stderr: false,
+                deterministic_random: true,
             },
         )
         .await?;
     let elapsed = started.elapsed();
 
     let mut failures = execution.journal.problems.clone();
+    if let Some(budget) = options.budget_ms {
+        if elapsed > Duration::from_millis(budget) {
+            failures.push(format!(
+                "took {:.0} ms, over its budget of {budget} ms ({:.0} s on the replay clock)",
+                elapsed.as_secs_f64() * 1e3,
+                execution.clock_elapsed.as_secs_f64()
+            ));
+        }
+    }
     failures.extend(replayer.lock().map(|r| r.unused()).unwrap_or_default());
     if execution.journal.denied != options.expect_denied {
         failures.push(format!(
@@ -130,7 +146,7 @@ pub async fn run(harness: &Harness, dir: &Path) -> Result<Outcome> {
         }
         bail!(failures.join("\n  "));
     }
-    Ok(Outcome { elapsed, requests: execution.journal.sent.len() })
+    Ok(Outcome { elapsed, clock_elapsed: execution.clock_elapsed, requests: execution.journal.sent.len() })
 }
 
 fn read_json(path: &Path) -> Result<Option<Value>> {

@@ -30,6 +30,7 @@ const ALLOWED_IMPORTS: &[(&str, &str)] = &[
     ("wasi:cli/terminal-stdin@0.2.12", "linked by Rust's std stdio"),
     ("wasi:cli/terminal-stdout@0.2.12", "linked by Rust's std stdio"),
     ("wasi:cli/terminal-stderr@0.2.12", "linked by Rust's std stdio"),
+    ("wasi:random/random@0.2.12", "retry jitter and generated ClientRequestTokens"),
     ("wasi:random/insecure-seed@0.2.12", "HashMap's seed in Rust's std"),
 ];
 
@@ -71,6 +72,7 @@ fn a_denied_host_is_an_ordinary_guest_error_not_a_trap() {
                 policy: EgressPolicy::deny_all(),
                 clock: ExecutionClock::pinned(1_768_469_400),
                 inherit_stderr: false,
+                deterministic_random: true,
             },
         ))
         .unwrap();

@@ -14,9 +14,10 @@ fn every_scenario_passes() {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
         match rt.block_on(textract_host::scenario::run(harness, dir)) {
             Ok(outcome) => println!(
-                "scenario {name}: ok ({} request(s), {:.1} ms)",
+                "scenario {name}: ok ({} request(s), {:.1} ms, {:.0} s on the replay clock)",
                 outcome.requests,
-                outcome.elapsed.as_secs_f64() * 1e3
+                outcome.elapsed.as_secs_f64() * 1e3,
+                outcome.clock_elapsed.as_secs_f64()
             ),
             Err(e) => {
                 println!("scenario {name}: FAILED\n  {e:#}");

@@ -4,6 +4,7 @@
 use crate::document;
 use crate::error::{Error, Result};
 use crate::output::{self, JsonOut};
+use crate::retry;
 use crate::textract::{self, AnalyzeDocumentRequest, AnalyzeDocumentResponse, DocumentInput, QueriesConfig, S3Object};
 use crate::validation::{Source, Task};
 use crate::runtime::Context;
@@ -33,7 +34,7 @@ pub fn run(ctx: &mut Context<'_>, task: &Task) -> Result<String> {
     let body = serde_json::to_vec(&request).map_err(|e| Error::Internal(format!("request encoding: {e}")))?;
     drop(request);
 
-    let response = textract::call(ctx, task, OPERATION, body)?;
+    let response = retry::run(ctx, task.retry, OPERATION, |ctx| textract::call(ctx, task, OPERATION, body.clone()))?;
     let parsed: AnalyzeDocumentResponse = textract::parse_body(OPERATION, &response.body)?;
 
     let mut out = JsonOut::with_capacity(response.body.len());

@@ -160,6 +160,42 @@ def sync_result(status, headers, body):
     return out
 
 
+def polling_result(status, headers, pages_bodies):
+    """The POLLING (and FETCH) result: the last page's fields, every page's
+    blocks in order, and every page's warnings (exact repeats once)."""
+    last = pages_bodies[-1]
+    blocks, warnings, any_warnings = [], [], False
+    for body in pages_bodies:
+        blocks.extend(block(b) for b in body.get("Blocks") or [])
+        if "Warnings" in body:
+            any_warnings = True
+            for w in body["Warnings"]:
+                shaped = {"errorCode": w.get("ErrorCode"), "pages": w.get("Pages")}
+                if shaped not in warnings:
+                    warnings.append(shaped)
+    meta = next((b.get("DocumentMetadata") for b in reversed(pages_bodies) if b.get("DocumentMetadata")), None)
+    status_value = next((b.get("JobStatus") for b in reversed(pages_bodies) if b.get("JobStatus")), None)
+    model = next((b.get("AnalyzeDocumentModelVersion") for b in reversed(pages_bodies)
+                  if b.get("AnalyzeDocumentModelVersion")), None)
+    out = sdk_metadata(status, headers)
+    out.update({
+        "documentMetadata": pages(meta),
+        "jobStatus": status_value,
+        "nextToken": None,
+        "blocks": blocks,
+        "warnings": warnings if any_warnings else None,
+        "statusMessage": last.get("StatusMessage"),
+        "analyzeDocumentModelVersion": model,
+    })
+    return out
+
+
+def async_result(status, headers, job_id):
+    out = sdk_metadata(status, headers)
+    out["jobId"] = job_id
+    return out
+
+
 if __name__ == "__main__":
     # Self-check against values printed by Java's Float.toString.
     for x, want in [(99.13, "99.13"), (1.0, "1.0"), (0.0001, "1.0E-4"), (1.5861063837740178e-16, "1.5861064E-16"),

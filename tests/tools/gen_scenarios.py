@@ -11,6 +11,7 @@ before committing: these files are the tests' expectations.
 """
 
 import base64
+import datetime
 import json
 import os
 import shutil
@@ -68,12 +69,13 @@ def response(status, body, request_id, *, body_ref=None, extra_headers=()):
     return recorded, headers
 
 
-def textract_call(operation, body_obj, region, *, endpoint=None, token=None, access_key=ACCESS_KEY, secret_key=SECRET_KEY):
+def textract_call(operation, body_obj, region, *, endpoint=None, token=None, access_key=ACCESS_KEY, secret_key=SECRET_KEY,
+                  when=WHEN):
     url = (endpoint.rstrip("/") if endpoint else "https://textract.%s.amazonaws.com" % region) + "/"
     body = compact(body_obj).encode()
     headers = {"content-type": "application/x-amz-json-1.1", "x-amz-target": "Textract." + operation,
                "content-length": str(len(body))}
-    signed, _, _ = sign("POST", url, headers, body, region, "textract", WHEN, token,
+    signed, _, _ = sign("POST", url, headers, body, region, "textract", when, token,
                         access_key=access_key, secret_key=secret_key)
     return {"method": "POST", "url": url,
             "headers": {"content-type": headers["content-type"], "x-amz-target": headers["x-amz-target"]},
@@ -111,7 +113,7 @@ def sync_ok(name, description, inp, request, fixture_name, request_id):
 
 
 def aws_error(name, description, status, code, message, request_id, *, kind, retryable, expect_message,
-              header_code=None):
+              header_code=None, attempts=1):
     inp = base_input(analyzeTables=True)
     req = textract_call("AnalyzeDocument", analyze_body(s3_doc(), ["TABLES"]), "us-east-1")
     extra = [("x-amzn-ErrorType", header_code)] if header_code else []
@@ -120,7 +122,7 @@ def aws_error(name, description, status, code, message, request_id, *, kind, ret
     if code is None:
         recorded["body"] = {"text": message}
         recorded["headers"]["Content-Type"] = "text/html"
-    scenario(name, description, inp, interactions=[{"request": req, "response": recorded}],
+    scenario(name, description, inp, interactions=[{"request": req, "response": recorded}] * attempts,
              error={"kind": kind, "code": expect_message[0], "message": expect_message[1], "retryable": retryable})
 
 
@@ -231,16 +233,18 @@ aws_error("sync-unsupported-document", "UnsupportedDocumentException explains SY
                           "document format. Real-time (SYNC) analysis takes only PNG or JPEG images and single-page "
                           "PDF or TIFF documents; use the POLLING execution type for multi-page documents. "
                           "(request id req-unsupported-0001)"))
-aws_error("sync-throttled", "ThrottlingException is throttled and retryable", 400, "ThrottlingException",
-          "Rate exceeded", "req-throttle-0001", kind="throttled", retryable=True,
+aws_error("sync-throttled", "ThrottlingException on every attempt: retried 3 times, then throttled and retryable",
+          400, "ThrottlingException", "Rate exceeded", "req-throttle-0001", kind="throttled", retryable=True,
+          attempts=3,
           expect_message=("ThrottlingException",
-                          "Amazon Textract returned ThrottlingException (HTTP 400): Rate exceeded. "
-                          "(request id req-throttle-0001)"))
-aws_error("sync-server-error", "HTTP 500 with an HTML body is an upstream, retryable error", 500, None,
-          "<html><body>Internal Server Error</body></html>", "req-500-0001", kind="upstream", retryable=True,
+                          "Amazon Textract returned ThrottlingException (HTTP 400): Rate exceeded. Gave up after 3 "
+                          "attempts. (request id req-throttle-0001)"))
+aws_error("sync-server-error", "HTTP 500 with an HTML body on every attempt: retried 3 times, then upstream",
+          500, None, "<html><body>Internal Server Error</body></html>", "req-500-0001", kind="upstream",
+          retryable=True, attempts=3,
           expect_message=("Http500",
                           "Amazon Textract returned HTTP 500: <html><body>Internal Server Error</body></html>. "
-                          "(request id req-500-0001)"))
+                          "Gave up after 3 attempts. (request id req-500-0001)"))
 
 # ---- validation ---------------------------------------------------------------------------------------
 
@@ -287,6 +291,301 @@ scenario("validation-default-chain-saas", "The default credentials chain is refu
 scenario("validation-not-json", "Input that is not a JSON object", "[1, 2]",
          error={"kind": "invalid-input", "code": "MalformedInput", "retryable": False,
                 "message": "The connector input is not valid JSON: the input must be a JSON object"})
+
+
+# ---- POLLING, ASYNC, FETCH -----------------------------------------------------------------------------
+
+# The token the connector generates in replay, where wasi:random yields bytes 0, 1, 2, ...
+JOB_ID = "a0c8a2f4-6d7b-4e8e-9c3f-2f1b5e7d9a10"
+POLL_BUDGET_MS = 500
+
+
+class Timeline:
+    """The connector's clock in replay, step by step: wasi:random yields bytes
+    0, 1, 2, ... (tokens, then retry jitter), and time moves only when the
+    connector sleeps, as its documented schedule says: the poll interval
+    doubles up to its cap within the window (the last wait is what is left of
+    it); a retry waits a uniform fraction (from the next random u64) of
+    min(20 s, 1 s x 2^(attempt-1))."""
+
+    def __init__(self, interval=2.0, max_interval=30.0, timeout=600.0):
+        self.t = 0.0
+        self.byte = 0
+        self.interval = interval
+        self.max_interval = max_interval
+        self.timeout = timeout
+        self.poll_start = None
+
+    def u64(self):
+        value = 0
+        for _ in range(8):
+            value = (value << 8) | (self.byte % 256)
+            self.byte += 1
+        return value
+
+    def token(self):
+        return "tc-%016x%016x" % (self.u64(), self.u64())
+
+    def retry_sleep(self, attempt):
+        ceiling = min(20.0, 2.0 ** (attempt - 1))
+        self.t += ceiling * ((self.u64() >> 11) / float(1 << 53))
+
+    def poll_sleep(self):
+        if self.poll_start is None:
+            self.poll_start = self.t
+        waited = self.t - self.poll_start
+        self.t += min(self.interval, self.timeout - waited)
+
+    def in_progress(self):
+        self.interval = min(self.interval * 2, self.max_interval)
+
+    def when(self):
+        base = datetime.datetime.strptime(WHEN, "%Y-%m-%dT%H:%M:%SZ")
+        return (base + datetime.timedelta(seconds=int(self.t + 1e-9))).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def transient(answer):
+    status, body = answer
+    code = body.get("__type", "") if isinstance(body, dict) else ""
+    return status in (500, 502, 503, 504, 429) or code in ("ThrottlingException", "ProvisionedThroughputExceededException")
+
+
+def start_body(token, features=("TABLES", "FORMS"), extra=None, query=None):
+    body = {"DocumentLocation": s3_doc(), "FeatureTypes": list(features)}
+    if query:
+        body["QueriesConfig"] = {"Queries": [{"Text": query}]}
+    body["ClientRequestToken"] = token
+    body.update(extra or {})
+    return body
+
+
+def get_body(next_token=None, job_id=JOB_ID):
+    body = {"JobId": job_id, "MaxResults": 1000}
+    if next_token:
+        body["NextToken"] = next_token
+    return body
+
+
+def split_pages(fixture_name, status="SUCCEEDED"):
+    """A multi-page fixture as GetDocumentAnalysis pages (one per document page)."""
+    body = fixture(fixture_name)
+    by_page = {}
+    for b in body["Blocks"]:
+        by_page.setdefault(b.get("Page", 1), []).append(b)
+    numbers = sorted(by_page)
+    result = []
+    for i, n in enumerate(numbers):
+        page = {"DocumentMetadata": body["DocumentMetadata"], "JobStatus": status}
+        if i + 1 < len(numbers):
+            page["NextToken"] = "page-%d-of-%d-token" % (i + 2, len(numbers))
+        page["Blocks"] = by_page[n]
+        page["AnalyzeDocumentModelVersion"] = body.get("AnalyzeDocumentModelVersion", "1.0")
+        result.append(page)
+    return result
+
+
+def polling_input(**extra):
+    return base_input(executionType="POLLING", analyzeTables=True, analyzeForms=True, **extra)
+
+
+def job_scenario(name, description, inp, steps, *, expected_pages=None, error=None, timeline=None):
+    """steps: ("start" | "poll" | "page", (status, body)[, next_token]) in order. Retries
+    of a transient failure are consecutive steps of the same kind; their waits and
+    the poll waits move the timeline, and each request is signed at its time."""
+    tl = timeline or Timeline()
+    token = tl.token()
+    interactions, last_headers, previous, attempt = [], None, None, 1
+    for i, step in enumerate(steps):
+        kind, answer = step[0], step[1]
+        if previous is not None and previous[0] == kind and transient(previous[1]):
+            tl.retry_sleep(attempt)
+            attempt += 1
+        else:
+            attempt = 1
+            if kind == "poll":
+                tl.poll_sleep()
+        if kind == "start":
+            req = textract_call("StartDocumentAnalysis", start_body(token), "us-east-1", when=tl.when())
+        else:
+            req = textract_call("GetDocumentAnalysis", get_body(step[2] if kind == "page" else None), "us-east-1",
+                                when=tl.when())
+        if kind == "poll" and answer[1].get("JobStatus") == "IN_PROGRESS":
+            tl.in_progress()
+        recorded, headers = response(answer[0], answer[1], "req-%s-%04d" % (name, i + 1))
+        interactions.append({"request": req, "response": recorded})
+        last_headers = headers
+        previous = (kind, answer)
+    expected = None
+    if expected_pages is not None:
+        expected = camunda_shape.polling_result(200, last_headers, expected_pages)
+    scenario(name, description, inp, interactions=interactions, expected=expected, error=error,
+             options={"budgetMs": POLL_BUDGET_MS})
+
+
+STARTED = (200, {"JobId": JOB_ID})
+IN_PROGRESS = (200, {"JobStatus": "IN_PROGRESS"})
+
+pages = split_pages("gib_multi_page_table_merge.json")
+pages[0]["Warnings"] = [{"ErrorCode": "UNSUPPORTED_FONT", "Pages": [1]}]
+pages[2]["Warnings"] = [{"ErrorCode": "LOW_RESOLUTION", "Pages": [3]}]
+job_scenario("polling-three-pages", "IN_PROGRESS twice, then SUCCEEDED over three result pages; "
+             "warnings from two pages are merged", polling_input(),
+             [("start", STARTED), ("poll", IN_PROGRESS), ("poll", IN_PROGRESS), ("poll", (200, pages[0])),
+              ("page", (200, pages[1]), pages[0]["NextToken"]), ("page", (200, pages[2]), pages[1]["NextToken"])],
+             expected_pages=pages)
+
+partial = split_pages("multi-page-forms-samples-2-page.json", status="PARTIAL_SUCCESS")
+partial[-1]["StatusMessage"] = "Some pages could not be processed."
+partial[-1]["Warnings"] = [{"ErrorCode": "PAGE_PROCESSING_FAILED", "Pages": [3]}]
+job_scenario("polling-partial-success", "PARTIAL_SUCCESS is a result, with its status message and warnings",
+             polling_input(), [("start", STARTED), ("poll", (200, partial[0])),
+                               ("page", (200, partial[1]), partial[0]["NextToken"])],
+             expected_pages=partial)
+
+failed = fixture("test-failed-response.json")
+job_scenario("polling-failed", "FAILED ends the run at once: an input error with the job id and status message",
+             polling_input(), [("start", STARTED), ("poll", IN_PROGRESS), ("poll", (200, failed))],
+             error={"kind": "invalid-input", "code": "JobFailed", "retryable": False,
+                    "message": "Textract job %s FAILED: Dummy Status Message" % JOB_ID})
+
+throttled = (400, {"__type": "ThrottlingException", "message": "Rate exceeded"})
+single = split_pages("employment-application.json")
+job_scenario("polling-start-throttled-twice", "Start is throttled twice, then succeeds: every attempt carries the "
+             "same generated ClientRequestToken, so no second job can start", polling_input(),
+             [("start", throttled), ("start", throttled), ("start", STARTED), ("poll", (200, single[0]))],
+             expected_pages=single)
+
+job_scenario("polling-get-503-then-success", "A 503 on GetDocumentAnalysis is retried", polling_input(),
+             [("start", STARTED), ("poll", (503, {"__type": "ServiceUnavailableException",
+                                                 "message": "Service unavailable"})),
+              ("poll", (200, single[0]))], expected_pages=single)
+
+server_error = (500, {"__type": "InternalServerError", "message": "Internal server error"})
+job_scenario("polling-retries-exhausted", "Start fails with 500 three times: the error stays upstream and retryable",
+             polling_input(), [("start", server_error)] * 3,
+             error={"kind": "upstream", "code": "InternalServerError", "retryable": True,
+                    "message": "Amazon Textract returned InternalServerError (HTTP 500): Internal server error. "
+                               "Gave up after 3 attempts. (request id req-polling-retries-exhausted-0003)"})
+
+
+def window_polls(interval, max_interval, timeout):
+    """How many polls a job that never finishes gets within the window."""
+    count, waited = 0, 0.0
+    while waited < timeout:
+        waited += min(interval, timeout - waited)
+        count += 1
+        interval = min(interval * 2, max_interval)
+    return count
+
+
+n = window_polls(2.0, 30.0, 600.0)
+job_scenario("polling-window-exhausted", "The job stays IN_PROGRESS for the whole default 10-minute window, "
+             "simulated on the replay clock: a retryable error names the job id and the wait",
+             polling_input(), [("start", STARTED)] + [("poll", IN_PROGRESS)] * n,
+             error={"kind": "upstream", "code": "PollTimeout", "retryable": True,
+                    "message": "Textract job %s is still IN_PROGRESS after waiting 10m over %d polls "
+                               "(advanced.pollTimeout 10m); collect it later with a FETCH task, or allow a longer "
+                               "pollTimeout" % (JOB_ID, n)})
+
+custom = polling_input()
+custom["advanced"] = {"pollInterval": "PT5S", "maxPollInterval": "PT10S", "pollTimeout": "PT20S"}
+n = window_polls(5.0, 10.0, 20.0)
+job_scenario("polling-custom-window", "advanced.pollInterval/maxPollInterval/pollTimeout: polls at 5, 15 and 20 s",
+             custom, [("start", STARTED)] + [("poll", IN_PROGRESS)] * n,
+             timeline=Timeline(interval=5.0, max_interval=10.0, timeout=20.0),
+             error={"kind": "upstream", "code": "PollTimeout", "retryable": True,
+                    "message": "Textract job %s is still IN_PROGRESS after waiting 20s over %d polls "
+                               "(advanced.pollTimeout 20s); collect it later with a FETCH task, or allow a longer "
+                               "pollTimeout" % (JOB_ID, n)})
+
+ASYNC_ALL = dict(clientRequestToken="order-4711_retry-1", jobTag="invoices:2026.01",
+                 kmsKeyId="arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+                 notificationChannelRoleArn="arn:aws:iam::123456789012:role/TextractSNS",
+                 notificationChannelSnsTopicArn="arn:aws:sns:us-east-1:123456789012:AmazonTextract-done",
+                 outputConfigS3Bucket="textract-results", outputConfigS3Prefix="jobs/2026/")
+async_req = textract_call("StartDocumentAnalysis", start_body("order-4711_retry-1", ("TABLES", "QUERIES"), {
+    "JobTag": "invoices:2026.01", "KMSKeyId": ASYNC_ALL["kmsKeyId"],
+    "NotificationChannel": {"SNSTopicArn": ASYNC_ALL["notificationChannelSnsTopicArn"],
+                            "RoleArn": ASYNC_ALL["notificationChannelRoleArn"]},
+    "OutputConfig": {"S3Bucket": "textract-results", "S3Prefix": "jobs/2026/"}}, "What is the total?"), "us-east-1")
+async_rec, async_headers = response(200, {"JobId": JOB_ID}, "req-async-0000000001")
+scenario("async-all-options", "ASYNC with every optional field: one Start, the job id back",
+         base_input(executionType="ASYNC", analyzeTables=True, analyzeQueries=True, query="What is the total?",
+                    **ASYNC_ALL),
+         interactions=[{"request": async_req, "response": async_rec}],
+         expected=camunda_shape.async_result(200, async_headers, JOB_ID))
+min_rec, min_headers = response(200, {"JobId": JOB_ID}, "req-async-0000000002")
+scenario("async-minimal", "ASYNC without options: a generated ClientRequestToken, no NotificationChannel or OutputConfig",
+         base_input(executionType="ASYNC", analyzeTables=True, analyzeForms=True),
+         interactions=[{"request": textract_call("StartDocumentAnalysis", start_body(Timeline().token()), "us-east-1"),
+                        "response": min_rec}],
+         expected=camunda_shape.async_result(200, min_headers, JOB_ID))
+
+NOTIFY = ("input.validNotificationProperties",
+          "Either both notification values role ARN and topic ARN must be filled in or none of them.")
+validation("async-validation-notification-role-only", "ASYNC: a role ARN without a topic",
+           base_input(executionType="ASYNC", analyzeTables=True,
+                      notificationChannelRoleArn="arn:aws:iam::123456789012:role/TextractSNS"), [NOTIFY])
+validation("async-validation-notification-topic-only", "ASYNC: a topic ARN without a role",
+           base_input(executionType="ASYNC", analyzeTables=True,
+                      notificationChannelSnsTopicArn="arn:aws:sns:us-east-1:123456789012:done"), [NOTIFY])
+validation("async-validation-prefix-without-bucket", "ASYNC: an output prefix with no bucket",
+           base_input(executionType="ASYNC", analyzeTables=True, outputConfigS3Prefix="results/"),
+           [("input.validOutputConfigProperties", "Output S3 bucket must be filled in if output S3 prefix is filled in")])
+validation("async-validation-token-pattern", "ASYNC: a ClientRequestToken with characters outside [a-zA-Z0-9-_]",
+           base_input(executionType="ASYNC", analyzeTables=True, clientRequestToken="order 4711/retry"),
+           [("input.clientRequestToken", 'must match "^[a-zA-Z0-9-_]{1,64}$"')])
+validation("async-validation-token-length", "ASYNC: a ClientRequestToken longer than 64 characters",
+           base_input(executionType="ASYNC", analyzeTables=True, clientRequestToken="t" * 65),
+           [("input.clientRequestToken", 'must match "^[a-zA-Z0-9-_]{1,64}$"')])
+validation("async-validation-tag-pattern", "ASYNC: a JobTag with characters outside [a-zA-Z0-9_.\\-:]",
+           base_input(executionType="ASYNC", analyzeTables=True, jobTag="invoices/2026"),
+           [("input.jobTag", 'must match "^[a-zA-Z0-9_.\\-:]{1,64}$"')])
+validation("async-validation-tag-length", "ASYNC: a JobTag longer than 64 characters",
+           base_input(executionType="ASYNC", analyzeTables=True, jobTag="t" * 65),
+           [("input.jobTag", 'must match "^[a-zA-Z0-9_.\\-:]{1,64}$"')])
+bad_advanced = polling_input()
+bad_advanced["advanced"] = {"pollInterval": "2 seconds", "maxPollInterval": "PT1S", "pollTimeout": "PT0S",
+                            "maxAttempts": 0}
+validation("polling-validation-advanced", "Bad advanced polling settings", bad_advanced,
+           [("advanced.pollInterval", "must be a positive ISO-8601 duration such as PT2S (got '2 seconds')"),
+            ("advanced.pollTimeout", "must be a positive ISO-8601 duration such as PT2S (got 'PT0S')"),
+            ("advanced.maxPollInterval", "must not be shorter than advanced.pollInterval"),
+            ("advanced.maxAttempts", "must be a whole number from 1 to 10")])
+
+
+def fetch_input(job_id=JOB_ID):
+    inp = base_input(executionType="FETCH", jobId=job_id)
+    for k in ("documentLocationType", "documentS3Bucket", "documentName"):
+        inp["input"].pop(k)
+    return inp
+
+
+forms = split_pages("multi-page-forms-samples-2-page.json")
+
+
+def fetch_scenario(name, description, steps, expected_pages=None, error=None):
+    """FETCH: no start, no token, no poll wait: pages are read at once."""
+    interactions, last_headers = [], None
+    for i, step in enumerate(steps):
+        req = textract_call("GetDocumentAnalysis", get_body(step[1] if len(step) > 1 else None), "us-east-1")
+        recorded, last_headers = response(step[0][0], step[0][1], "req-%s-%04d" % (name, i + 1))
+        interactions.append({"request": req, "response": recorded})
+    expected = camunda_shape.polling_result(200, last_headers, expected_pages) if expected_pages else None
+    scenario(name, description, fetch_input(), interactions=interactions, expected=expected, error=error,
+             options={"budgetMs": POLL_BUDGET_MS})
+
+
+fetch_scenario("fetch-succeeded", "FETCH collects a finished job by id, in the POLLING shape",
+               [((200, forms[0]),), ((200, forms[1]), forms[0]["NextToken"])], expected_pages=forms)
+fetch_scenario("fetch-in-progress", "FETCH of a job still running is a retryable error that says so",
+               [(IN_PROGRESS,)],
+               error={"kind": "upstream", "code": "JobInProgress", "retryable": True,
+                      "message": "Textract job %s is still IN_PROGRESS; fetch its results again later" % JOB_ID})
+
+
+validation("fetch-validation-job-id", "FETCH needs a well-formed job id", fetch_input("not/a job"),
+           [("input.jobId", 'must match "^[a-zA-Z0-9-_]{1,64}$"')])
 
 
 def write_all():

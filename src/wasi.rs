@@ -1,22 +1,43 @@
-//! The component's side of the I/O seam: [`HttpClient`] and [`Clock`] over
-//! `wasi:http/outgoing-handler` and wasi's wall clock. Blocking, with no async
-//! runtime: the connector makes one call at a time.
+//! The component's side of the seams: [`HttpClient`] over
+//! `wasi:http/outgoing-handler`, and [`Platform`] over wasi's clocks,
+//! `wasi:random` and stderr. Blocking, with no async runtime: the connector
+//! makes one call at a time.
 
 use crate::error::{Error, Result};
 use crate::http::{HttpClient, HttpRequest, HttpResponse};
-use crate::runtime::Clock;
-use std::time::SystemTime;
+use crate::runtime::Platform;
+use std::io::Write as _;
+use std::time::{Duration, SystemTime};
+use wasip2::clocks::monotonic_clock;
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{ErrorCode, Fields, Method, OutgoingBody, OutgoingRequest, Scheme};
 use wasip2::io::streams::StreamError;
 
 pub struct WasiHttp;
 
-pub struct WasiClock;
+pub struct WasiPlatform;
 
-impl Clock for WasiClock {
+impl Platform for WasiPlatform {
     fn now(&self) -> SystemTime {
         SystemTime::now()
+    }
+
+    fn monotonic(&self) -> Duration {
+        Duration::from_nanos(monotonic_clock::now())
+    }
+
+    fn sleep(&mut self, duration: Duration) {
+        let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        monotonic_clock::subscribe_duration(nanos).block();
+    }
+
+    fn random_u64(&mut self) -> u64 {
+        wasip2::random::random::get_random_u64()
+    }
+
+    fn progress(&mut self, line: &str) {
+        // Progress is best effort: a closed stderr must not fail the task.
+        let _ = writeln!(std::io::stderr(), "{line}");
     }
 }
 

@@ -1,0 +1,207 @@
+//! POLLING: start a job, wait for it with a backoff that grows to a cap within
+//! a window, then read every result page and merge them into Camunda's POLLING
+//! shape (the last page's fields, all blocks in order, every page's warnings).
+//!
+//! Pages are rendered to JSON as they arrive and only the rendered text is
+//! kept, so peak memory stays near twice the result, not the sum of every
+//! page's raw body, parsed form and output.
+
+use crate::error::{Error, Result};
+use crate::http::HttpResponse;
+use crate::output::{self, JsonOut};
+use crate::runtime::Context;
+use crate::textract::{DocumentMetadata, GetDocumentAnalysisResponse, Warning};
+use crate::validation::Task;
+use std::time::Duration;
+
+pub fn run(ctx: &mut Context<'_>, task: &Task) -> Result<String> {
+    let token = super::client_request_token(ctx, task);
+    let (_, job_id) = super::start_job(ctx, task, &token, false)?;
+    ctx.platform.progress(&format!("textract: started job {job_id}"));
+
+    let started = ctx.platform.monotonic();
+    let mut interval = task.poll.interval;
+    let mut polls = 0u32;
+    loop {
+        let waited = ctx.platform.monotonic().saturating_sub(started);
+        if waited >= task.poll.timeout {
+            return Err(Error::JobPending {
+                code: "PollTimeout",
+                message: format!(
+                    "Textract job {job_id} is still IN_PROGRESS after waiting {} over {polls} polls \
+                     (advanced.pollTimeout {}); collect it later with a FETCH task, or allow a longer pollTimeout",
+                    human(waited),
+                    human(task.poll.timeout)
+                ),
+            });
+        }
+        ctx.platform.sleep(interval.min(task.poll.timeout - waited));
+        polls += 1;
+        let (response, page) = super::get_page(ctx, task, &job_id, None)?;
+        match page.job_status.as_deref() {
+            Some("IN_PROGRESS") => {
+                let elapsed = ctx.platform.monotonic().saturating_sub(started);
+                interval = (interval * 2).min(task.poll.max_interval);
+                ctx.platform.progress(&format!(
+                    "textract: job {job_id} IN_PROGRESS, poll {polls}, {} elapsed, next poll in {}",
+                    human(elapsed),
+                    human(interval)
+                ));
+            }
+            _ => return finish(ctx, task, &job_id, response, page),
+        }
+    }
+}
+
+/// Turns the first page of a finished job into the result, reading the rest.
+pub(crate) fn finish(
+    ctx: &mut Context<'_>,
+    task: &Task,
+    job_id: &str,
+    response: HttpResponse,
+    page: GetDocumentAnalysisResponse,
+) -> Result<String> {
+    match page.job_status.as_deref() {
+        Some("SUCCEEDED") | Some("PARTIAL_SUCCESS") => {}
+        Some("FAILED") => {
+            return Err(Error::JobFailed {
+                job_id: job_id.to_string(),
+                status_message: page.status_message.unwrap_or_else(|| "no status message".into()),
+            })
+        }
+        other => {
+            return Err(Error::UnexpectedResponse(format!(
+                "job {job_id} has status {}",
+                other.unwrap_or("(none)")
+            )))
+        }
+    }
+    let mut merged = Merged::default();
+    let mut next = merged.add(response, page);
+    let mut pages = 1u32;
+    while let Some(token) = next {
+        let (response, page) = super::get_page(ctx, task, job_id, Some(&token))?;
+        pages += 1;
+        next = merged.add(response, page);
+        if pages % 10 == 0 {
+            ctx.platform.progress(&format!(
+                "textract: job {job_id} results: page {pages}, {} blocks so far",
+                merged.blocks
+            ));
+        }
+    }
+    ctx.platform.progress(&format!(
+        "textract: job {job_id} {}: {pages} result page(s), {} blocks",
+        merged.status.as_deref().unwrap_or(""),
+        merged.blocks
+    ));
+    Ok(merged.render())
+}
+
+/// The merged result so far: the latest page's fields and every page's blocks,
+/// already rendered, and warnings.
+#[derive(Default)]
+struct Merged {
+    response: Option<HttpResponse>,
+    metadata: Option<DocumentMetadata>,
+    status: Option<String>,
+    status_message: Option<String>,
+    model_version: Option<String>,
+    /// Rendered blocks of each page, without brackets.
+    fragments: Vec<String>,
+    blocks: usize,
+    /// None until some page carries the field.
+    warnings: Option<Vec<Warning>>,
+}
+
+impl Merged {
+    /// Takes in one page; returns its NextToken.
+    fn add(&mut self, response: HttpResponse, page: GetDocumentAnalysisResponse) -> Option<String> {
+        if let Some(blocks) = page.blocks.as_deref().filter(|b| !b.is_empty()) {
+            let mut out = JsonOut::with_capacity(blocks.len() * 700);
+            output::write_blocks(&mut out, blocks, true);
+            out.buf.shrink_to_fit();
+            self.blocks += blocks.len();
+            self.fragments.push(out.buf);
+        }
+        if let Some(warnings) = page.warnings {
+            let merged = self.warnings.get_or_insert_with(Vec::new);
+            for w in warnings {
+                if !merged.contains(&w) {
+                    merged.push(w);
+                }
+            }
+        }
+        self.response = Some(response);
+        self.metadata = page.document_metadata.or(self.metadata.take());
+        self.status = page.job_status.or(self.status.take());
+        self.status_message = page.status_message;
+        self.model_version = page.analyze_document_model_version.or(self.model_version.take());
+        page.next_token.filter(|t| !t.is_empty())
+    }
+
+    fn render(self) -> String {
+        let blocks_len: usize = self.fragments.iter().map(|f| f.len() + 1).sum();
+        let mut out = JsonOut::with_capacity(blocks_len + 2048);
+        out.raw("{");
+        if let Some(response) = &self.response {
+            output::write_sdk_metadata(&mut out, response);
+            out.raw(",");
+        }
+        output::write_document_metadata(&mut out, self.metadata.as_ref());
+        out.raw(",");
+        out.key("jobStatus");
+        out.opt_str(self.status.as_deref());
+        out.raw(",");
+        out.key("nextToken");
+        out.null();
+        out.raw(",");
+        out.key("blocks");
+        out.raw("[");
+        for (i, fragment) in self.fragments.iter().enumerate() {
+            if i > 0 {
+                out.raw(",");
+            }
+            out.raw(fragment);
+        }
+        out.raw("],");
+        output::write_warnings(&mut out, self.warnings.as_deref());
+        out.raw(",");
+        out.key("statusMessage");
+        out.opt_str(self.status_message.as_deref());
+        out.raw(",");
+        out.key("analyzeDocumentModelVersion");
+        out.opt_str(self.model_version.as_deref());
+        out.raw("}");
+        out.buf
+    }
+}
+
+/// `90s` → `1m30s`, for progress lines and messages.
+fn human(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    if secs < 60.0 {
+        let text = format!("{secs:.1}");
+        format!("{}s", text.trim_end_matches(".0"))
+    } else {
+        let whole = d.as_secs();
+        match whole % 60 {
+            0 => format!("{}m", whole / 60),
+            s => format!("{}m{s}s", whole / 60),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(human(Duration::from_secs(2)), "2s");
+        assert_eq!(human(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(human(Duration::from_secs(90)), "1m30s");
+        assert_eq!(human(Duration::from_secs(600)), "10m");
+    }
+}
