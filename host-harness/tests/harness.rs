@@ -211,3 +211,125 @@ fn record_then_replay_and_live_against_a_local_endpoint() {
     assert_eq!(replayed.stdout, live.stdout);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A finished job of `pages` result pages of `per_page` blocks each, cut from a
+/// real response, as a cassette (no signature assertions: only memory is measured).
+fn big_job_cassette(pages: usize, per_page: usize) -> Cassette {
+    let fixture: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::workspace().join("tests/fixtures/textract/form1005-response.json")).unwrap(),
+    )
+    .unwrap();
+    let source = fixture["Blocks"].as_array().unwrap();
+    let headers = json!({"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": "req-big"});
+    let mut interactions = vec![json!({
+        "request": {"method": "POST", "url": "https://textract.us-east-1.amazonaws.com/",
+                    "headers": {"x-amz-target": "Textract.StartDocumentAnalysis"},
+                    "body": {"json": {"DocumentLocation": {"S3Object": {"Bucket": "bucket", "Name": "big.pdf"}},
+                                      "FeatureTypes": ["FORMS"], "ClientRequestToken": "tc-000102030405060708090a0b0c0d0e0f"}}},
+        "response": {"status": 200, "headers": headers, "body": {"json": {"JobId": "big-job"}}}
+    })];
+    for p in 0..pages {
+        let blocks: Vec<Value> = (0..per_page)
+            .map(|i| {
+                let mut b = source[(p * per_page + i) % source.len()].clone();
+                b["Id"] = json!(format!("block-{p}-{i}"));
+                b["Page"] = json!(p + 1);
+                b
+            })
+            .collect();
+        let mut body = json!({"DocumentMetadata": {"Pages": pages}, "JobStatus": "SUCCEEDED", "Blocks": blocks,
+                              "AnalyzeDocumentModelVersion": "1.0"});
+        if p + 1 < pages {
+            body["NextToken"] = json!(format!("token-{}", p + 1));
+        }
+        let mut request_body = json!({"JobId": "big-job", "MaxResults": 1000});
+        if p > 0 {
+            request_body["NextToken"] = json!(format!("token-{p}"));
+        }
+        interactions.push(json!({
+            "request": {"method": "POST", "url": "https://textract.us-east-1.amazonaws.com/",
+                        "headers": {"x-amz-target": "Textract.GetDocumentAnalysis"}, "body": {"json": request_body}},
+            "response": {"status": 200, "headers": headers, "body": {"json": body}}
+        }));
+    }
+    serde_json::from_value(json!({"interactions": interactions})).unwrap()
+}
+
+#[test]
+fn polling_merge_of_100_000_blocks_peaks_under_two_and_a_half_times_its_output() {
+    let (pages, per_page) = (100, 1000);
+    let input = json!({
+        "authentication": {"accessKey": "AKIDEXAMPLE", "secretKey": "secret"},
+        "configuration": {"region": "us-east-1"},
+        "input": {"executionType": "POLLING", "documentS3Bucket": "bucket", "documentName": "big.pdf", "analyzeForms": true}
+    })
+    .to_string();
+    let replayer = Arc::new(Mutex::new(Replayer::new(big_job_cassette(pages, per_page), ".".into())));
+    let rt = common::runtime();
+    let started = std::time::Instant::now();
+    let execution = rt
+        .block_on(common::harness().execute(
+            &input,
+            ExecOptions {
+                mode: Mode::Replay(replayer.clone()),
+                policy: EgressPolicy::implied_by(&input),
+                clock: ExecutionClock::pinned(1_768_469_400),
+                inherit_stderr: false,
+                deterministic_random: true,
+            },
+        ))
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert!(execution.journal.problems.is_empty(), "{:?}", execution.journal.problems);
+    assert!(replayer.lock().unwrap().unused().is_empty());
+    let output = execution.outcome.unwrap();
+    let result: Value = serde_json::from_str(&output).unwrap();
+    assert_eq!(result["blocks"].as_array().unwrap().len(), pages * per_page);
+    assert_eq!(result["blocks"][pages * per_page - 1]["id"], format!("block-{}-{}", pages - 1, per_page - 1));
+    assert_eq!(result["nextToken"], Value::Null);
+    let ratio = execution.peak_memory_bytes as f64 / output.len() as f64;
+    println!(
+        "polling merge: {} blocks, output {:.1} MB, guest peak memory {:.1} MB ({ratio:.2}x the output), {:.2} s",
+        pages * per_page,
+        output.len() as f64 / 1e6,
+        execution.peak_memory_bytes as f64 / 1e6,
+        elapsed.as_secs_f64()
+    );
+    assert!(ratio <= 2.5, "peak memory is {ratio:.2}x the output");
+    // Progress lines name the job, its status and what has been fetched so far.
+    assert!(execution.stderr.contains("textract: started job big-job"), "{}", execution.stderr);
+    assert!(execution.stderr.contains("textract: job big-job results: page 50, 50000 blocks so far"), "{}", execution.stderr);
+    assert!(execution.stderr.contains("textract: job big-job SUCCEEDED: 100 result page(s), 100000 blocks"), "{}", execution.stderr);
+}
+
+#[test]
+fn long_polls_write_progress_lines() {
+    let dir = common::workspace().join("tests/polling-three-pages");
+    let input = std::fs::read_to_string(dir.join("input.json")).unwrap();
+    let cassette = Cassette::load(&dir.join("cassette.json")).unwrap();
+    let time = textract_host::cassette::parse_rfc3339_utc(cassette.recorded_at.as_deref().unwrap()).unwrap();
+    let replayer = Arc::new(Mutex::new(Replayer::new(cassette, dir.clone())));
+    let execution = common::runtime()
+        .block_on(common::harness().execute(
+            &input,
+            ExecOptions {
+                mode: Mode::Replay(replayer),
+                policy: EgressPolicy::implied_by(&input),
+                clock: ExecutionClock::pinned(time),
+                inherit_stderr: false,
+                deterministic_random: true,
+            },
+        ))
+        .unwrap();
+    assert!(execution.outcome.is_ok());
+    let lines: Vec<&str> = execution.stderr.lines().collect();
+    assert_eq!(
+        lines,
+        vec![
+            "textract: started job a0c8a2f4-6d7b-4e8e-9c3f-2f1b5e7d9a10",
+            "textract: job a0c8a2f4-6d7b-4e8e-9c3f-2f1b5e7d9a10 IN_PROGRESS, poll 1, 2s elapsed, next poll in 4s",
+            "textract: job a0c8a2f4-6d7b-4e8e-9c3f-2f1b5e7d9a10 IN_PROGRESS, poll 2, 6s elapsed, next poll in 8s",
+            "textract: job a0c8a2f4-6d7b-4e8e-9c3f-2f1b5e7d9a10 SUCCEEDED: 3 result page(s), 988 blocks",
+        ]
+    );
+}
