@@ -76,6 +76,12 @@ pub struct Advanced {
     pub poll_timeout: Option<String>,
     /// Attempts per AWS call, retries included.
     pub max_attempts: Option<String>,
+    /// Where POLLING and ASYNC stage a Camunda document in `input.documentS3Bucket`.
+    pub staging_prefix: Option<String>,
+    /// Results larger than `max_result_bytes` go to this bucket instead.
+    pub result_bucket: Option<String>,
+    pub result_prefix: Option<String>,
+    pub max_result_bytes: Option<String>,
 }
 
 /// The whole input, bound but not yet validated.
@@ -144,6 +150,10 @@ pub fn parse(raw: &str) -> Result<ConnectorInput> {
             max_poll_interval: b.opt_string(a, "maxPollInterval", "advanced.maxPollInterval"),
             poll_timeout: b.opt_string(a, "pollTimeout", "advanced.pollTimeout"),
             max_attempts: b.opt_string(a, "maxAttempts", "advanced.maxAttempts"),
+            staging_prefix: b.opt_string(a, "documentS3Prefix", "advanced.documentS3Prefix"),
+            result_bucket: b.opt_string(a, "resultS3Bucket", "advanced.resultS3Bucket"),
+            result_prefix: b.opt_string(a, "resultS3Prefix", "advanced.resultS3Prefix"),
+            max_result_bytes: b.opt_string(a, "maxResultBytes", "advanced.maxResultBytes"),
         },
         None => Advanced::default(),
     };

@@ -17,6 +17,7 @@ pub mod signing;
 pub mod textract;
 pub mod validation;
 pub mod retry;
+pub mod s3;
 #[cfg(target_arch = "wasm32")]
 mod wasi;
 
@@ -40,17 +41,34 @@ mod bindings {
         },
     });
 
+    use crate::document::{DocumentStore, StoreError};
     use crate::error::ErrorKind as Kind;
+    use textract::connector::document_store::{self, ReadError};
 
     struct Component;
+
+    /// The runtime's document store, through the `document-store` import.
+    struct ImportedStore;
+
+    impl DocumentStore for ImportedStore {
+        fn read(&mut self, store_id: Option<&str>, document_id: &str) -> Result<Vec<u8>, StoreError> {
+            document_store::read(store_id, document_id).map_err(|e| match e {
+                ReadError::NotFound => StoreError::NotFound,
+                ReadError::Denied(why) => StoreError::Denied(why),
+                ReadError::Unavailable(why) => StoreError::Unavailable(why),
+            })
+        }
+    }
 
     impl Guest for Component {
         fn execute(input: String) -> Result<String, ConnectorError> {
             let mut http = crate::wasi::WasiHttp;
             let mut platform = crate::wasi::WasiPlatform;
+            let mut documents = ImportedStore;
             let mut ctx = crate::Context {
                 http: &mut http,
                 platform: &mut platform,
+                documents: &mut documents,
                 mode: crate::validation::RuntimeMode::Saas,
             };
             crate::runtime::execute(&mut ctx, &input).map_err(|e| ConnectorError {

@@ -105,10 +105,11 @@ mod tests {
     fn run_script(script: Vec<Result<u32>>) -> (Result<u32>, FakePlatform, usize) {
         let mut http = FakeHttp::default();
         let mut platform = FakePlatform::default();
+        let mut store = crate::runtime::fake::FakeStore::default();
         let mut script = script.into_iter();
         let mut calls = 0;
         let result = {
-            let mut ctx = Context { http: &mut http, platform: &mut platform, mode: RuntimeMode::Saas };
+            let mut ctx = Context { http: &mut http, platform: &mut platform, documents: &mut store, mode: RuntimeMode::Saas };
             run(&mut ctx, RetryPolicy::default(), "Op", |_| {
                 calls += 1;
                 script.next().unwrap_or(Ok(0))

@@ -2,6 +2,7 @@
 //! parsing, validation and execution together. Everything here is pure over the
 //! [`HttpClient`] and [`Platform`] seams, so it runs natively in unit tests.
 
+use crate::document::DocumentStore;
 use crate::error::Result;
 use crate::http::HttpClient;
 use crate::validation::RuntimeMode;
@@ -25,6 +26,7 @@ pub trait Platform {
 pub struct Context<'a> {
     pub http: &'a mut dyn HttpClient,
     pub platform: &'a mut dyn Platform,
+    pub documents: &'a mut dyn DocumentStore,
     pub mode: RuntimeMode,
 }
 
@@ -37,8 +39,22 @@ pub fn execute(ctx: &mut Context<'_>, raw_input: &str) -> Result<String> {
 
 #[cfg(test)]
 pub mod fake {
-    //! A deterministic platform for unit tests: virtual time, counting randomness.
+    //! A deterministic platform for unit tests: virtual time, counting randomness,
+    //! and a document store in memory.
     use super::*;
+    use crate::document::StoreError;
+    use std::collections::BTreeMap;
+
+    #[derive(Default, Clone)]
+    pub struct FakeStore {
+        pub documents: BTreeMap<String, Vec<u8>>,
+    }
+
+    impl DocumentStore for FakeStore {
+        fn read(&mut self, _store: Option<&str>, id: &str) -> std::result::Result<Vec<u8>, StoreError> {
+            self.documents.get(id).cloned().ok_or(StoreError::NotFound)
+        }
+    }
 
     pub struct FakePlatform {
         pub start: SystemTime,

@@ -29,8 +29,9 @@ pub enum Source {
         name: String,
         version: Option<String>,
     },
-    /// A Camunda document reference (JSON), resolved by `document`.
-    Document(Value),
+    /// A Camunda document reference (JSON), resolved by `document`, and the
+    /// bucket where POLLING and ASYNC stage it.
+    Document(Value, Option<String>),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,6 +64,23 @@ impl Default for PollSettings {
     }
 }
 
+/// Where documents are staged and large results are stored (beyond Camunda).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Storage {
+    /// Key prefix for staged documents, ending in `/` (default `textract-connector/`).
+    pub staging_prefix: String,
+    /// Results over `max_result_bytes` go to this bucket when it is set.
+    pub result_bucket: Option<String>,
+    /// Key prefix for stored results (default `textract-connector/results/`).
+    pub result_prefix: String,
+    pub max_result_bytes: usize,
+}
+
+pub const DEFAULT_STAGING_PREFIX: &str = "textract-connector/";
+pub const DEFAULT_RESULT_PREFIX: &str = "textract-connector/results/";
+/// Camunda's limit for one process variable is about 4 MB.
+pub const DEFAULT_MAX_RESULT_BYTES: usize = 4 * 1024 * 1024;
+
 /// A validated task, ready to execute.
 #[derive(Debug, Clone)]
 pub struct Task {
@@ -78,6 +96,7 @@ pub struct Task {
     pub job_id: Option<String>,
     pub poll: PollSettings,
     pub retry: RetryPolicy,
+    pub storage: Storage,
 }
 
 impl Task {
@@ -176,6 +195,16 @@ pub fn validate(parsed: ConnectorInput, mode: RuntimeMode) -> Result<Task> {
     };
 
     let (poll, retry) = check_advanced(&parsed.advanced, &mut v);
+    let storage = check_storage(&parsed.advanced, &mut v);
+    if matches!(execution, ExecutionType::Polling | ExecutionType::Async)
+        && i.location_type() == LocationType::Uploaded
+        && i.bucket.as_deref().is_none_or(|b| b.trim().is_empty())
+    {
+        v.push(Violation::new(
+            "input.documentS3Bucket",
+            "must not be blank: POLLING and ASYNC upload the document to this bucket first",
+        ));
+    }
 
     if !v.is_empty() {
         return Err(Error::Validation(v));
@@ -193,7 +222,38 @@ pub fn validate(parsed: ConnectorInput, mode: RuntimeMode) -> Result<Task> {
         job_id: i.job_id.clone().map(|j| j.trim().to_string()),
         poll,
         retry,
+        storage,
     })
+}
+
+fn check_storage(a: &Advanced, v: &mut Vec<Violation>) -> Storage {
+    let prefix = |raw: &Option<String>, default: &str| match raw.as_deref().map(str::trim) {
+        None | Some("") => default.to_string(),
+        Some(p) if p.ends_with('/') => p.trim_start_matches('/').to_string(),
+        Some(p) => format!("{}/", p.trim_start_matches('/')),
+    };
+    let result_bucket = a.result_bucket.as_ref().map(|b| b.trim().to_string());
+    if let Some(bucket) = &result_bucket {
+        if !is_bucket_name(bucket) {
+            v.push(Violation::new("advanced.resultS3Bucket", format!("must be an S3 bucket name (got '{bucket}')")));
+        }
+    }
+    let max_result_bytes = match &a.max_result_bytes {
+        None => DEFAULT_MAX_RESULT_BYTES,
+        Some(text) => match text.trim().parse::<usize>() {
+            Ok(n) if n > 0 => n,
+            _ => {
+                v.push(Violation::new("advanced.maxResultBytes", "must be a positive whole number of bytes"));
+                DEFAULT_MAX_RESULT_BYTES
+            }
+        },
+    };
+    Storage {
+        staging_prefix: prefix(&a.staging_prefix, DEFAULT_STAGING_PREFIX),
+        result_bucket,
+        result_prefix: prefix(&a.result_prefix, DEFAULT_RESULT_PREFIX),
+        max_result_bytes,
+    }
 }
 
 fn check_advanced(a: &Advanced, v: &mut Vec<Violation>) -> (PollSettings, RetryPolicy) {
@@ -266,10 +326,10 @@ fn check_auth(parsed: &ConnectorInput, v: &mut Vec<Violation>) -> Option<Credent
 fn check_source(i: &crate::input::TaskInput, v: &mut Vec<Violation>) -> Source {
     match i.location_type() {
         LocationType::Uploaded => match &i.document {
-            Some(doc) => Source::Document(doc.clone()),
+            Some(doc) => Source::Document(doc.clone(), i.bucket.clone().map(|b| b.trim().to_string())),
             None => {
                 v.push(Violation::new("input.document", "must not be null"));
-                Source::Document(Value::Null)
+                Source::Document(Value::Null, None)
             }
         },
         LocationType::S3 => {

@@ -6,11 +6,11 @@ use crate::egress::EgressPolicy;
 use crate::transport::{Journal, Mode, Transport};
 use anyhow::{anyhow, Context as _, Result};
 use serde::Serialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use wasmtime::component::{Component, Linker, Resource, ResourceTable};
+use wasmtime::component::{Component, HasSelf, Linker, Resource, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::p2::{subscribe, DynPollable, Pollable};
@@ -30,6 +30,7 @@ mod bindings {
     });
 }
 
+pub use bindings::textract::connector::document_store::ReadError;
 pub use bindings::{ConnectorError, ErrorKind};
 
 /// The guest's memory cap unless the operator sets one.
@@ -43,6 +44,36 @@ pub struct HostState {
     transport: Transport,
     clock: ExecutionClock,
     limits: MemoryLimits,
+    /// The folder behind the `document-store` import (one file per document id).
+    documents: Option<PathBuf>,
+}
+
+/// The largest document the store hands out: Textract's 500 MB async limit, and some.
+const MAX_DOCUMENT_BYTES: u64 = 512 * 1024 * 1024;
+
+impl bindings::textract::connector::document_store::Host for HostState {
+    fn read(&mut self, _store_id: Option<String>, document_id: String) -> std::result::Result<Vec<u8>, ReadError> {
+        let Some(dir) = &self.documents else {
+            return Err(ReadError::Unavailable("this runtime has no document store (see --documents)".into()));
+        };
+        // One file per id, and nothing else: no separators, no parent or hidden entries.
+        let id_is_plain = !document_id.is_empty()
+            && !document_id.starts_with('.')
+            && !document_id.contains(['/', '\\', '\0']);
+        if !id_is_plain {
+            return Err(ReadError::Denied(format!("'{document_id}' is not a document id")));
+        }
+        let path = dir.join(&document_id);
+        match std::fs::metadata(&path) {
+            Err(_) => return Err(ReadError::NotFound),
+            Ok(meta) if !meta.is_file() => return Err(ReadError::NotFound),
+            Ok(meta) if meta.len() > MAX_DOCUMENT_BYTES => {
+                return Err(ReadError::Denied(format!("the document is larger than {MAX_DOCUMENT_BYTES} bytes")))
+            }
+            Ok(_) => {}
+        }
+        std::fs::read(&path).map_err(|e| ReadError::Unavailable(e.kind().to_string()))
+    }
 }
 
 /// Caps the guest's linear memory and remembers its peak.
@@ -189,6 +220,8 @@ pub struct ExecOptions {
     /// Replay: the guest's `wasi:random` yields a fixed sequence (bytes 0, 1, 2, ...),
     /// so generated tokens are the same on every run and a cassette can hold them.
     pub deterministic_random: bool,
+    /// The document store's folder, if the runtime has one.
+    pub documents: Option<PathBuf>,
 }
 
 /// The guest's error, as the CLI prints it.
@@ -260,6 +293,8 @@ impl Harness {
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
             .map_err(|e| anyhow!("linking wasi-http: {e}"))?;
         Self::link_execution_clock(&mut linker)?;
+        bindings::textract::connector::document_store::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| anyhow!("linking the document store: {e}"))?;
         let instance_pre = linker
             .instantiate_pre(&component)
             .map_err(|e| anyhow!("component {} cannot run here: {e}", path.display()))?;
@@ -324,6 +359,7 @@ impl Harness {
             transport,
             clock: options.clock,
             limits: MemoryLimits { max_bytes: DEFAULT_MAX_MEMORY, peak_bytes: 0 },
+            documents: options.documents,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);

@@ -56,6 +56,9 @@ struct RunArgs {
     /// Pin the guest's clock in replay (RFC 3339, UTC); default: the cassette's `recordedAt`.
     #[arg(long)]
     clock: Option<String>,
+    /// Serve `camunda` documents from this folder (one file per documentId).
+    #[arg(long, value_name = "DIR")]
+    documents: Option<PathBuf>,
     /// Indent the JSON output.
     #[arg(long)]
     pretty: bool,
@@ -130,7 +133,14 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
 
     let started_at = std::time::SystemTime::now();
     let execution = harness
-        .execute(&input, ExecOptions { mode, policy: policy.clone(), clock, inherit_stderr: true, deterministic_random })
+        .execute(&input, ExecOptions {
+                mode,
+                policy: policy.clone(),
+                clock,
+                inherit_stderr: true,
+                deterministic_random,
+                documents: args.documents.clone(),
+            })
         .await?;
 
     for denied in &execution.journal.denied {

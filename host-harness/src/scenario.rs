@@ -36,6 +36,9 @@ pub struct ScenarioOptions {
     /// the replay clock, so a ten-minute window must not take real time).
     #[serde(default)]
     pub budget_ms: Option<u64>,
+    /// The document store's folder, relative to the scenario.
+    #[serde(default)]
+    pub documents: Option<String>,
 }
 
 /// Every scenario folder under `root`, sorted.
@@ -93,6 +96,7 @@ pub async fn run(harness: &Harness, dir: &Path) -> Result<Outcome> {
                 clock: ExecutionClock::pinned(time),
                 inherit_stderr: false,
                 deterministic_random: true,
+                documents: options.documents.as_ref().map(|d| dir.join(d)),
             },
         )
         .await?;

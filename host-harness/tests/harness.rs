@@ -14,6 +14,7 @@ use textract_host::transport::{Mode, Replayer};
 /// Every import the built component may have, and why.
 const ALLOWED_IMPORTS: &[(&str, &str)] = &[
     ("wasi:http/outgoing-handler@0.2.12", "the connector's only way out: every AWS call"),
+    ("textract:connector/document-store@0.1.0", "Camunda documents of type camunda"),
     ("wasi:http/types@0.2.12", "requests, responses and their bodies"),
     ("wasi:io/poll@0.2.12", "waiting for a response"),
     ("wasi:io/error@0.2.12", "stream errors"),
@@ -73,6 +74,7 @@ fn a_denied_host_is_an_ordinary_guest_error_not_a_trap() {
                 clock: ExecutionClock::pinned(1_768_469_400),
                 inherit_stderr: false,
                 deterministic_random: true,
+                documents: None,
             },
         ))
         .unwrap();
@@ -276,6 +278,7 @@ fn polling_merge_of_100_000_blocks_peaks_under_two_and_a_half_times_its_output()
                 clock: ExecutionClock::pinned(1_768_469_400),
                 inherit_stderr: false,
                 deterministic_random: true,
+                documents: None,
             },
         ))
         .unwrap();
@@ -318,6 +321,7 @@ fn long_polls_write_progress_lines() {
                 clock: ExecutionClock::pinned(time),
                 inherit_stderr: false,
                 deterministic_random: true,
+                documents: None,
             },
         ))
         .unwrap();

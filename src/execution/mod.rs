@@ -5,11 +5,14 @@ pub mod asynchronous;
 pub mod fetch;
 pub mod polling;
 pub mod realtime;
+pub mod result_store;
 
+use crate::document;
 use crate::error::{Error, Result};
 use crate::http::HttpResponse;
 use crate::input::ExecutionType;
 use crate::retry;
+use crate::s3::S3Client;
 use crate::runtime::Context;
 use crate::textract::{
     self, DocumentLocation, GetDocumentAnalysisRequest, GetDocumentAnalysisResponse, NotificationChannel,
@@ -29,16 +32,54 @@ pub fn run(ctx: &mut Context<'_>, task: &Task) -> Result<String> {
     }
 }
 
-/// The S3 object a job reads.
-fn s3_location(task: &Task) -> Result<S3Object<'_>> {
+/// The S3 object a job reads, and whether this execution put it there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct JobDocument {
+    pub bucket: String,
+    pub key: String,
+    pub version: Option<String>,
+    /// Uploaded by this execution from a Camunda document.
+    pub staged: bool,
+}
+
+impl JobDocument {
+    fn s3_object(&self) -> S3Object<'_> {
+        S3Object { bucket: &self.bucket, name: &self.key, version: self.version.as_deref() }
+    }
+}
+
+pub(crate) fn s3_client(task: &Task) -> S3Client<'_> {
+    S3Client {
+        credentials: &task.credentials,
+        region: &task.region,
+        endpoint_override: task.endpoint_override.as_ref(),
+        retry: task.retry,
+    }
+}
+
+/// The object a job analyses: the task's S3 location, or its Camunda document
+/// uploaded (beyond Camunda) to `documentS3Bucket` under the staging prefix, a
+/// per-execution token and the document's file name.
+pub(crate) fn job_document(ctx: &mut Context<'_>, task: &Task, token: &str) -> Result<JobDocument> {
     match &task.source {
-        Some(Source::S3 { bucket, name, version }) => Ok(S3Object { bucket, name, version: version.as_deref() }),
-        Some(Source::Document(_)) => Err(Error::InvalidInput {
-            code: "DocumentNeedsS3",
-            message: "POLLING and ASYNC analyse a document in S3; this connector version takes Camunda documents \
-                      only in SYNC. Give documentS3Bucket and documentName instead"
-                .into(),
-        }),
+        Some(Source::S3 { bucket, name, version }) => {
+            Ok(JobDocument { bucket: bucket.clone(), key: name.clone(), version: version.clone(), staged: false })
+        }
+        Some(Source::Document(reference, bucket)) => {
+            let bucket = bucket
+                .clone()
+                .ok_or_else(|| Error::Internal("a staged document without a bucket passed validation".into()))?;
+            let doc = document::load(ctx, reference)?;
+            document::check_async_size(&doc)?;
+            let key = format!("{}{token}/{}", task.storage.staging_prefix, doc.key_name());
+            ctx.platform.progress(&format!(
+                "textract: uploading the {} document ({} bytes) to s3://{bucket}/{key}",
+                doc.format.name(),
+                doc.bytes.len()
+            ));
+            let stored = s3_client(task).put_object(ctx, &bucket, &key, &doc.bytes, doc.format.content_type())?;
+            Ok(JobDocument { bucket, key, version: stored.version_id, staged: true })
+        }
         None => Err(Error::Internal("job task without a document source".into())),
     }
 }
@@ -54,11 +95,17 @@ fn client_request_token(ctx: &mut Context<'_>, task: &Task) -> String {
 
 /// One StartDocumentAnalysis (with retries); returns the response and the job id.
 /// `with_async_options` adds JobTag, KMSKeyId, NotificationChannel and OutputConfig.
-fn start_job(ctx: &mut Context<'_>, task: &Task, token: &str, with_async_options: bool) -> Result<(HttpResponse, String)> {
+fn start_job(
+    ctx: &mut Context<'_>,
+    task: &Task,
+    document: &JobDocument,
+    token: &str,
+    with_async_options: bool,
+) -> Result<(HttpResponse, String)> {
     const OPERATION: &str = "StartDocumentAnalysis";
     let o = &task.async_options;
     let request = StartDocumentAnalysisRequest {
-        document_location: DocumentLocation { s3_object: s3_location(task)? },
+        document_location: DocumentLocation { s3_object: document.s3_object() },
         feature_types: &task.features,
         queries_config: QueriesConfig::from_query(task.query.as_deref()),
         client_request_token: Some(token),

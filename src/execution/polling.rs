@@ -6,6 +6,7 @@
 //! kept, so peak memory stays near twice the result, not the sum of every
 //! page's raw body, parsed form and output.
 
+use super::result_store::{self, StoredResult};
 use crate::error::{Error, Result};
 use crate::http::HttpResponse;
 use crate::output::{self, JsonOut};
@@ -16,7 +17,27 @@ use std::time::Duration;
 
 pub fn run(ctx: &mut Context<'_>, task: &Task) -> Result<String> {
     let token = super::client_request_token(ctx, task);
-    let (_, job_id) = super::start_job(ctx, task, &token, false)?;
+    let document = super::job_document(ctx, task, &token)?;
+    let result = start_and_wait(ctx, task, &document, &token);
+    if document.staged {
+        // The staged copy goes whether the job worked or not; failing to delete
+        // it must not hide the result (or the error) of the job itself.
+        let deleted = super::s3_client(task).delete_object(ctx, &document.bucket, &document.key, document.version.as_deref());
+        match deleted {
+            Ok(()) => ctx.platform.progress(&format!("textract: deleted the staged s3://{}/{}", document.bucket, document.key)),
+            Err(e) => ctx.platform.progress(&format!(
+                "textract: could not delete the staged s3://{}/{}: {}",
+                document.bucket,
+                document.key,
+                e.message()
+            )),
+        }
+    }
+    result
+}
+
+fn start_and_wait(ctx: &mut Context<'_>, task: &Task, document: &super::JobDocument, token: &str) -> Result<String> {
+    let (_, job_id) = super::start_job(ctx, task, document, token, false)?;
     ctx.platform.progress(&format!("textract: started job {job_id}"));
 
     let started = ctx.platform.monotonic();
@@ -95,7 +116,14 @@ pub(crate) fn finish(
         merged.status.as_deref().unwrap_or(""),
         merged.blocks
     ));
-    Ok(merged.render())
+    let full = merged.render(None);
+    match result_store::store_if_too_large(ctx, task, &full, job_id, merged.blocks)? {
+        Some(stored) => {
+            drop(full);
+            Ok(merged.render(Some(&stored)))
+        }
+        None => Ok(full),
+    }
 }
 
 /// The merged result so far: the latest page's fields and every page's blocks,
@@ -140,8 +168,10 @@ impl Merged {
         page.next_token.filter(|t| !t.is_empty())
     }
 
-    fn render(self) -> String {
-        let blocks_len: usize = self.fragments.iter().map(|f| f.len() + 1).sum();
+    /// The POLLING result; with `stored`, a summary whose blocks live in S3.
+    fn render(&self, stored: Option<&StoredResult>) -> String {
+        let blocks_len: usize =
+            if stored.is_some() { 0 } else { self.fragments.iter().map(|f| f.len() + 1).sum() };
         let mut out = JsonOut::with_capacity(blocks_len + 2048);
         out.raw("{");
         if let Some(response) = &self.response {
@@ -157,14 +187,19 @@ impl Merged {
         out.null();
         out.raw(",");
         out.key("blocks");
-        out.raw("[");
-        for (i, fragment) in self.fragments.iter().enumerate() {
-            if i > 0 {
-                out.raw(",");
+        if stored.is_some() {
+            out.null();
+        } else {
+            out.raw("[");
+            for (i, fragment) in self.fragments.iter().enumerate() {
+                if i > 0 {
+                    out.raw(",");
+                }
+                out.raw(fragment);
             }
-            out.raw(fragment);
+            out.raw("]");
         }
-        out.raw("],");
+        out.raw(",");
         output::write_warnings(&mut out, self.warnings.as_deref());
         out.raw(",");
         out.key("statusMessage");
@@ -172,6 +207,10 @@ impl Merged {
         out.raw(",");
         out.key("analyzeDocumentModelVersion");
         out.opt_str(self.model_version.as_deref());
+        if let Some(stored) = stored {
+            out.raw(",");
+            stored.write(&mut out);
+        }
         out.raw("}");
         out.buf
     }

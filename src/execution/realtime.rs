@@ -1,13 +1,15 @@
 //! SYNC ("real-time"): one `AnalyzeDocument` call on an S3 object or on the
 //! bytes of a Camunda document, returned in Camunda's SYNC result shape.
 
+use super::result_store::{self, StoredResult};
 use crate::document;
 use crate::error::{Error, Result};
+use crate::http::HttpResponse;
 use crate::output::{self, JsonOut};
 use crate::retry;
+use crate::runtime::Context;
 use crate::textract::{self, AnalyzeDocumentRequest, AnalyzeDocumentResponse, DocumentInput, QueriesConfig, S3Object};
 use crate::validation::{Source, Task};
-use crate::runtime::Context;
 use base64::Engine as _;
 
 const OPERATION: &str = "AnalyzeDocument";
@@ -19,8 +21,8 @@ pub fn run(ctx: &mut Context<'_>, task: &Task) -> Result<String> {
             name,
             version: version.as_deref(),
         }),
-        Some(Source::Document(reference)) => {
-            let doc = document::load(reference)?;
+        Some(Source::Document(reference, _)) => {
+            let doc = document::load(ctx, reference)?;
             document::check_sync_size(&doc)?;
             DocumentInput::Bytes(base64::engine::general_purpose::STANDARD.encode(&doc.bytes))
         }
@@ -35,28 +37,47 @@ pub fn run(ctx: &mut Context<'_>, task: &Task) -> Result<String> {
     drop(request);
 
     let response = retry::run(ctx, task.retry, OPERATION, |ctx| textract::call(ctx, task, OPERATION, body.clone()))?;
+    drop(body);
     let parsed: AnalyzeDocumentResponse = textract::parse_body(OPERATION, &response.body)?;
 
-    let mut out = JsonOut::with_capacity(response.body.len());
+    let full = render(&response, &parsed, None);
+    let name = response
+        .header("x-amzn-requestid")
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{:016x}", ctx.platform.random_u64()));
+    let blocks = parsed.blocks.as_ref().map_or(0, Vec::len);
+    match result_store::store_if_too_large(ctx, task, &full, &name, blocks)? {
+        Some(stored) => Ok(render(&response, &parsed, Some(&stored))),
+        None => Ok(full),
+    }
+}
+
+/// The SYNC result; with `stored`, a summary whose blocks live in S3.
+fn render(response: &HttpResponse, parsed: &AnalyzeDocumentResponse, stored: Option<&StoredResult>) -> String {
+    let mut out = JsonOut::with_capacity(if stored.is_some() { 2048 } else { response.body.len() });
     out.raw("{");
-    output::write_sdk_metadata(&mut out, &response);
+    output::write_sdk_metadata(&mut out, response);
     out.raw(",");
     output::write_document_metadata(&mut out, parsed.document_metadata.as_ref());
     out.raw(",");
     out.key("blocks");
-    match &parsed.blocks {
-        None => out.null(),
-        Some(blocks) => {
+    match (&parsed.blocks, stored) {
+        (Some(blocks), None) => {
             out.raw("[");
             output::write_blocks(&mut out, blocks, true);
             out.raw("]");
         }
+        _ => out.null(),
     }
     out.raw(",");
     output::write_human_loop(&mut out, parsed.human_loop_activation_output.as_ref());
     out.raw(",");
     out.key("analyzeDocumentModelVersion");
     out.opt_str(parsed.analyze_document_model_version.as_deref());
+    if let Some(stored) = stored {
+        out.raw(",");
+        stored.write(&mut out);
+    }
     out.raw("}");
-    Ok(out.buf)
+    out.buf
 }
