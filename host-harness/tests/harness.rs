@@ -337,3 +337,74 @@ fn long_polls_write_progress_lines() {
         ]
     );
 }
+
+fn run_with_documents(input: &Value, documents: &std::path::Path) -> textract_host::engine::Execution {
+    let input = input.to_string();
+    let replayer = Arc::new(Mutex::new(Replayer::new(Cassette::default(), ".".into())));
+    common::runtime()
+        .block_on(common::harness().execute(
+            &input,
+            ExecOptions {
+                mode: Mode::Replay(replayer),
+                policy: EgressPolicy::implied_by(&input),
+                clock: ExecutionClock::pinned(1_768_469_400),
+                inherit_stderr: false,
+                deterministic_random: true,
+                documents: Some(documents.to_path_buf()),
+            },
+        ))
+        .unwrap()
+}
+
+fn document_input(execution: &str, document_id: &str) -> Value {
+    json!({
+        "authentication": {"accessKey": "AKIDEXAMPLE", "secretKey": "secret"},
+        "configuration": {"region": "us-east-1"},
+        "input": {"executionType": execution, "documentLocationType": "UPLOADED", "documentS3Bucket": "staging-bucket",
+                  "analyzeTables": true,
+                  "document": {"camunda.document.type": "camunda", "documentId": document_id, "metadata": {"fileName": "big"}}}
+    })
+}
+
+#[test]
+fn the_document_store_serves_one_folder_and_documents_over_aws_limits_are_refused() {
+    let dir = std::env::temp_dir().join(format!("textract-docs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.resize(10 * 1024 * 1024 + 1, 0);
+    std::fs::write(dir.join("big-png"), &png).unwrap();
+    let mut pdf = b"%PDF-1.7\n".to_vec();
+    pdf.resize(10 * 1024 * 1024 + 1, b' ');
+    std::fs::write(dir.join("big-pdf"), &pdf).unwrap();
+    std::fs::write(dir.parent().unwrap().join("outside-the-store"), b"%PDF-1.7").unwrap();
+
+    // SYNC: 10 MB for everything, refused before any call.
+    let e = run_with_documents(&document_input("SYNC", "big-pdf"), &dir);
+    let err = e.outcome.unwrap_err();
+    assert_eq!(err.code, "DocumentTooLarge");
+    assert!(err.message.contains("over the limit of 10485760 bytes: real-time (SYNC) analysis"), "{}", err.message);
+    assert!(e.journal.sent.is_empty());
+
+    // ASYNC: images are limited to 10 MB too, before any upload.
+    let e = run_with_documents(&document_input("ASYNC", "big-png"), &dir);
+    let err = e.outcome.unwrap_err();
+    assert_eq!(err.code, "DocumentTooLarge");
+    assert!(err.message.contains("PNG and JPEG images up to 10 MB"), "{}", err.message);
+    assert!(e.journal.sent.is_empty());
+
+    // POLLING: a PDF over 10 MB is fine (500 MB): it is uploaded, whole.
+    let e = run_with_documents(&document_input("POLLING", "big-pdf"), &dir);
+    let put = &e.journal.sent[0];
+    assert_eq!(put.method, "PUT");
+    assert!(put.url.starts_with("https://staging-bucket.s3.us-east-1.amazonaws.com/textract-connector/tc-"), "{}", put.url);
+    assert_eq!(put.body.len(), pdf.len());
+    assert_eq!(put.header("content-type"), Some("application/pdf"));
+
+    // The store is the folder and nothing else.
+    let e = run_with_documents(&document_input("SYNC", "../outside-the-store"), &dir);
+    assert_eq!(e.outcome.unwrap_err().code, "DocumentAccessDenied");
+    let e = run_with_documents(&document_input("SYNC", "no-such-document"), &dir);
+    assert_eq!(e.outcome.unwrap_err().code, "DocumentNotFound");
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::remove_file(dir.parent().unwrap().join("outside-the-store")).ok();
+}

@@ -5,6 +5,7 @@ sends; these values come from here, never from the connector's own signer.
 """
 
 import datetime
+from types import SimpleNamespace
 from unittest import mock
 
 import botocore.auth
@@ -28,14 +29,21 @@ def sign(method, url, headers, body, region, service, when, token=None,
     """
     creds = Credentials(access_key, secret_key, token)
     request = AWSRequest(method=method, url=url, data=body, headers=dict(headers))
+    if s3:
+        # The connector always signs S3 payloads (x-amz-content-sha256 = the body's hash).
+        request.context["client_config"] = SimpleNamespace(s3={"payload_signing_enabled": True})
+        request.context["payload_signing_enabled"] = True
     auth_cls = botocore.auth.S3SigV4Auth if s3 else botocore.auth.SigV4Auth
     auth = auth_cls(creds, service, region)
     with mock.patch("botocore.auth.get_current_datetime", return_value=parse_time(when)):
         auth.add_auth(request)
-        # Canonical request and string to sign, recomputed for the record (the
-        # authorization header is excluded from both by botocore itself).
+        authorization = request.headers["Authorization"]
+        # Recompute the canonical request and string to sign for the record, as
+        # they were before the authorization header was added.
+        del request.headers["Authorization"]
         canonical = auth.canonical_request(request)
         string_to_sign = auth.string_to_sign(request, canonical)
+        request.headers["Authorization"] = authorization
     signed = {
         "authorization": request.headers["Authorization"],
         "x-amz-date": request.headers["X-Amz-Date"],

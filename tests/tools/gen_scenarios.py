@@ -99,9 +99,13 @@ def s3_doc(bucket="textract-demo-docs", name="paystubs/2025-12.png", version=Non
 SCENARIOS = {}
 
 
-def scenario(name, description, inp, *, interactions=(), expected=None, error=None, options=None):
+def scenario(name, description, inp, *, interactions=(), expected=None, error=None, options=None, documents=None):
+    """documents: {document id: bytes} for the scenario's document store."""
+    options = dict(options or {})
+    if documents:
+        options["documents"] = "documents"
     SCENARIOS[name] = dict(description=description, input=inp, interactions=list(interactions),
-                           expected=expected, error=error, options=options or {})
+                           expected=expected, error=error, options=options, documents=documents or {})
 
 
 def sync_ok(name, description, inp, request, fixture_name, request_id):
@@ -345,13 +349,13 @@ class Timeline:
 
 
 def transient(answer):
-    status, body = answer
+    status, body = answer[0], answer[1]
     code = body.get("__type", "") if isinstance(body, dict) else ""
     return status in (500, 502, 503, 504, 429) or code in ("ThrottlingException", "ProvisionedThroughputExceededException")
 
 
-def start_body(token, features=("TABLES", "FORMS"), extra=None, query=None):
-    body = {"DocumentLocation": s3_doc(), "FeatureTypes": list(features)}
+def start_body(token, features=("TABLES", "FORMS"), extra=None, query=None, location=None):
+    body = {"DocumentLocation": location or s3_doc(), "FeatureTypes": list(features)}
     if query:
         body["QueriesConfig"] = {"Queries": [{"Text": query}]}
     body["ClientRequestToken"] = token
@@ -388,7 +392,8 @@ def polling_input(**extra):
     return base_input(executionType="POLLING", analyzeTables=True, analyzeForms=True, **extra)
 
 
-def job_scenario(name, description, inp, steps, *, expected_pages=None, error=None, timeline=None):
+def job_scenario(name, description, inp, steps, *, expected_pages=None, error=None, timeline=None,
+                 start_location=None, documents=None, options=None):
     """steps: ("start" | "poll" | "page", (status, body)[, next_token]) in order. Retries
     of a transient failure are consecutive steps of the same kind; their waits and
     the poll waits move the timeline, and each request is signed at its time."""
@@ -404,22 +409,28 @@ def job_scenario(name, description, inp, steps, *, expected_pages=None, error=No
             attempt = 1
             if kind == "poll":
                 tl.poll_sleep()
-        if kind == "start":
-            req = textract_call("StartDocumentAnalysis", start_body(token), "us-east-1", when=tl.when())
+        if kind == "s3":
+            req = step[2](tl.when(), token)
+        elif kind == "start":
+            req = textract_call("StartDocumentAnalysis", start_body(token, location=start_location), "us-east-1",
+                                when=tl.when())
         else:
             req = textract_call("GetDocumentAnalysis", get_body(step[2] if kind == "page" else None), "us-east-1",
                                 when=tl.when())
         if kind == "poll" and answer[1].get("JobStatus") == "IN_PROGRESS":
             tl.in_progress()
-        recorded, headers = response(answer[0], answer[1], "req-%s-%04d" % (name, i + 1))
-        interactions.append({"request": req, "response": recorded})
-        last_headers = headers
+        if kind == "s3":
+            interactions.append({"request": req, "response": s3_recorded(answer)})
+        else:
+            recorded, headers = response(answer[0], answer[1], "req-%s-%04d" % (name, i + 1))
+            interactions.append({"request": req, "response": recorded})
+            last_headers = headers
         previous = (kind, answer)
     expected = None
     if expected_pages is not None:
         expected = camunda_shape.polling_result(200, last_headers, expected_pages)
     scenario(name, description, inp, interactions=interactions, expected=expected, error=error,
-             options={"budgetMs": POLL_BUDGET_MS})
+             options={"budgetMs": POLL_BUDGET_MS, **(options or {})}, documents=documents)
 
 
 STARTED = (200, {"JobId": JOB_ID})
@@ -588,6 +599,317 @@ validation("fetch-validation-job-id", "FETCH needs a well-formed job id", fetch_
            [("input.jobId", 'must match "^[a-zA-Z0-9-_]{1,64}$"')])
 
 
+# ---- documents and S3 -----------------------------------------------------------------------------------
+
+from urllib.parse import quote  # noqa: E402
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+STAGING_BUCKET = "textract-staging"
+VERSION = "3sL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY"
+
+
+def object_url(bucket, key, query=None, region="us-east-1"):
+    """S3 addressing, written again from the S3 docs: virtual-hosted for DNS-safe
+    names without dots, path style otherwise; the key percent-encoded once."""
+    path = quote(key, safe="/-_.~")
+    q = "?" + query if query else ""
+    dns_safe = 3 <= len(bucket) <= 63 and all(c.islower() or c.isdigit() or c == "-" for c in bucket) \
+        and not bucket.startswith("-") and not bucket.endswith("-")
+    if dns_safe:
+        return "https://%s.s3.%s.amazonaws.com/%s%s" % (bucket, region, path, q)
+    return "https://s3.%s.amazonaws.com/%s/%s%s" % (region, bucket, path, q)
+
+
+def body_of(data):
+    try:
+        return {"text": data.decode("ascii")}
+    except UnicodeDecodeError:
+        return {"base64": base64.b64encode(data).decode()}
+
+
+def s3_call(method, bucket, key, when, *, data=b"", content_type=None, query=None, json_body=None):
+    url = object_url(bucket, key, query)
+    headers = {}
+    if content_type:
+        headers["content-type"] = content_type
+    if method == "PUT":
+        headers["content-length"] = str(len(data))
+    signed, _, _ = sign(method, url, headers, data, "us-east-1", "s3", when, s3=True)
+    req = {"method": method, "url": url, "expectSigned": signed}
+    if content_type:
+        req["headers"] = {"content-type": content_type}
+    if data:
+        # A stored result is compared byte for byte: its size and sha256 are in the task's result.
+        req["body"] = {"text": data.decode("utf-8")} if json_body is not None else body_of(data)
+    return req
+
+
+def s3_ok(request_id, version=None, status=200):
+    headers = {"x-amz-request-id": request_id, "x-amz-id-2": "host-id-" + request_id}
+    if version:
+        headers["x-amz-version-id"] = version
+    if status == 200:
+        headers["ETag"] = '"9b2cf535f27731c974343645a3985328"'
+    return (status, None, headers)
+
+
+def s3_error(status, code, message, request_id):
+    xml = ('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>%s</Code><Message>%s</Message>'
+           '<RequestId>%s</RequestId></Error>' % (code, message, request_id))
+    return (status, xml, {"x-amz-request-id": request_id, "Content-Type": "application/xml"})
+
+
+def s3_recorded(answer):
+    status, body, headers = answer
+    recorded = {"status": status, "headers": headers}
+    if body:
+        recorded["body"] = {"text": body}
+    return recorded
+
+
+def staged_key(token, file_name, prefix="textract-connector/"):
+    return "%s%s/%s" % (prefix, token, file_name)
+
+
+def uploaded_input(execution, document, bucket=STAGING_BUCKET, **extra):
+    inp = base_input(executionType=execution, documentLocationType="UPLOADED", analyzeTables=True,
+                     analyzeForms=True, **extra)
+    inp["input"]["documentS3Bucket"] = bucket
+    del inp["input"]["documentName"]
+    inp["input"]["document"] = document
+    return inp
+
+
+def camunda_doc(doc_id, data, file_name, content_hash=None):
+    import hashlib
+    return {"camunda.document.type": "camunda", "storeId": "in-memory", "documentId": doc_id,
+            "contentHash": content_hash or hashlib.sha256(data).hexdigest(),
+            "metadata": {"contentType": "application/pdf", "size": len(data), "fileName": file_name,
+                         "expiresAt": None, "processDefinitionId": "invoice-process", "processInstanceKey": 2251799813685249}}
+
+
+tl = Timeline()
+token = Timeline().token()
+key = staged_key(token, "scan report.pdf")
+location = {"S3Object": {"Bucket": STAGING_BUCKET, "Name": key, "Version": VERSION}}
+single = split_pages("employment-application.json")
+job_scenario("polling-camunda-document-staged",
+             "POLLING on a Camunda document: uploaded to documentS3Bucket (versioned), analysed from there, "
+             "and the staged version deleted at the end",
+             uploaded_input("POLLING", camunda_doc("doc-7f3a", PDF, "scan report.pdf")),
+             [("s3", s3_ok("put-0001", VERSION),
+               lambda when, tok: s3_call("PUT", STAGING_BUCKET, key, when, data=PDF, content_type="application/pdf")),
+              ("start", STARTED), ("poll", (200, single[0])),
+              ("s3", s3_ok("del-0001", VERSION, status=204),
+               lambda when, tok: s3_call("DELETE", STAGING_BUCKET, key, when, query="versionId=" + quote(VERSION, safe="")))],
+             start_location=location, expected_pages=single, documents={"doc-7f3a": PDF})
+
+job_scenario("polling-staged-document-deleted-on-failure",
+             "The staged copy is deleted when the job fails too, and the job's error is what the task reports",
+             uploaded_input("POLLING", camunda_doc("doc-7f3a", PDF, "scan report.pdf")),
+             [("s3", s3_ok("put-0002"),
+               lambda when, tok: s3_call("PUT", STAGING_BUCKET, key, when, data=PDF, content_type="application/pdf")),
+              ("start", STARTED), ("poll", (200, failed)),
+              ("s3", s3_ok("del-0002", status=204),
+               lambda when, tok: s3_call("DELETE", STAGING_BUCKET, key, when))],
+             start_location={"S3Object": {"Bucket": STAGING_BUCKET, "Name": key}},
+             error={"kind": "invalid-input", "code": "JobFailed", "retryable": False,
+                    "message": "Textract job %s FAILED: Dummy Status Message" % JOB_ID},
+             documents={"doc-7f3a": PDF})
+
+odd_prefix = "uploads 2026+/ü/"
+odd_key = staged_key(token, "in box_scan ü+100%.pdf", prefix=odd_prefix)
+odd_bucket = "my.staging.bucket"
+odd_input = uploaded_input("POLLING", {"camunda.document.type": "inline", "name": "in box/scan ü+100%.pdf",
+                                       "content": base64.b64encode(PDF).decode(), "contentType": "application/pdf"},
+                           bucket=odd_bucket)
+odd_input["advanced"] = {"documentS3Prefix": "uploads 2026+/ü"}
+job_scenario("polling-staging-odd-key",
+             "A staged key with spaces, '+', '%', unicode and nested '/', in a dotted bucket (path style): "
+             "the URL is encoded once and botocore's S3 signature over it matches",
+             odd_input,
+             [("s3", s3_ok("put-0003"),
+               lambda when, tok: s3_call("PUT", odd_bucket, odd_key, when, data=PDF, content_type="application/pdf")),
+              ("start", STARTED), ("poll", (200, single[0])),
+              ("s3", s3_ok("del-0003", status=204), lambda when, tok: s3_call("DELETE", odd_bucket, odd_key, when))],
+             start_location={"S3Object": {"Bucket": odd_bucket, "Name": odd_key}}, expected_pages=single)
+
+job_scenario("polling-staging-no-such-bucket", "Staging into a bucket that does not exist: a plain NoSuchBucket error",
+             uploaded_input("POLLING", camunda_doc("doc-7f3a", PDF, "scan report.pdf"), bucket="missing-bucket"),
+             [("s3", s3_error(404, "NoSuchBucket", "The specified bucket does not exist", "put-0004"),
+               lambda when, tok: s3_call("PUT", "missing-bucket", key, when, data=PDF, content_type="application/pdf"))],
+             error={"kind": "invalid-input", "code": "NoSuchBucket", "retryable": False,
+                    "message": "Amazon S3 returned NoSuchBucket (HTTP 404): The bucket 'missing-bucket' does not exist "
+                               "(or is in another account). (request id put-0004)"},
+             documents={"doc-7f3a": PDF})
+
+png = PNG_1PX
+png_key = staged_key(token, "scan.png")
+async_png = uploaded_input("ASYNC", {"camunda.document.type": "inline", "name": "scan.png",
+                                     "content": base64.b64encode(png).decode(), "contentType": "image/png"})
+
+
+def async_job(name, description, inp, pre_steps, location, *, documents=None, staged=None, error=None, options=None):
+    tl = Timeline()
+    tok = tl.token()
+    interactions = []
+    for i, (answer, builder) in enumerate(pre_steps):
+        recorded = s3_recorded(answer)
+        interactions.append({"request": builder(tl.when(), tok), "response": recorded})
+    if error is None:
+        req = textract_call("StartDocumentAnalysis", start_body(tok, location=location), "us-east-1", when=tl.when())
+        recorded, headers = response(200, {"JobId": JOB_ID}, "req-%s-start" % name)
+        interactions.append({"request": req, "response": recorded})
+        expected = camunda_shape.async_result(200, headers, JOB_ID)
+        if staged:
+            expected["stagedDocument"] = staged
+    else:
+        expected = None
+    scenario(name, description, inp, interactions=interactions, expected=expected, error=error,
+             options=options, documents=documents)
+
+
+async_job("async-inline-document-staged", "ASYNC on an inline image: staged and left in place for Textract; "
+          "the result names the staged object", async_png,
+          [(s3_ok("put-0005"), lambda when, tok: s3_call("PUT", STAGING_BUCKET, png_key, when, data=png,
+                                                         content_type="image/png"))],
+          {"S3Object": {"Bucket": STAGING_BUCKET, "Name": png_key}},
+          staged={"bucket": STAGING_BUCKET, "key": png_key, "versionId": None})
+
+async_job("async-document-access-denied", "Staging without s3:PutObject: a plain AccessDenied error", async_png,
+          [(s3_error(403, "AccessDenied", "Access Denied", "put-0006"),
+            lambda when, tok: s3_call("PUT", STAGING_BUCKET, png_key, when, data=png, content_type="image/png"))],
+          None,
+          error={"kind": "unauthorized", "code": "AccessDenied", "retryable": False,
+                 "message": "Amazon S3 returned AccessDenied (HTTP 403): Access to s3://%s/%s was denied: the "
+                            "credentials need s3:PutObject, s3:GetObject and s3:DeleteObject on it. Check the access "
+                            "key, the secret key and the IAM policy. (request id put-0006)" % (STAGING_BUCKET, png_key)})
+
+EXTERNAL_URL = "https://docs.example.com/scans/invoice%202026.pdf?X-Amz-Signature=abc"
+
+
+def external_get(data, status=200):
+    req = {"method": "GET", "url": EXTERNAL_URL}
+    resp = {"status": status, "headers": {"Content-Type": "application/pdf"}, "body": body_of(data)}
+    return {"request": req, "response": resp}
+
+
+ext_key = staged_key(token, "invoice%202026.pdf")
+ext_doc = {"camunda.document.type": "external", "url": EXTERNAL_URL}
+ext_input = uploaded_input("ASYNC", ext_doc)
+tl2 = Timeline()
+tok2 = tl2.token()
+ext_start = textract_call("StartDocumentAnalysis",
+                          start_body(tok2, location={"S3Object": {"Bucket": STAGING_BUCKET, "Name": ext_key}}), "us-east-1")
+ext_rec, ext_headers = response(200, {"JobId": JOB_ID}, "req-async-external-start")
+ext_expected = camunda_shape.async_result(200, ext_headers, JOB_ID)
+ext_expected["stagedDocument"] = {"bucket": STAGING_BUCKET, "key": ext_key, "versionId": None}
+scenario("async-external-document", "ASYNC on an external document: fetched over wasi-http (its host allowed by the "
+         "operator), staged, analysed", ext_input,
+         interactions=[external_get(PDF),
+                       {"request": s3_call("PUT", STAGING_BUCKET, ext_key, WHEN, data=PDF, content_type="application/pdf"),
+                        "response": s3_recorded(s3_ok("put-0007"))},
+                       {"request": ext_start, "response": ext_rec}],
+         expected=ext_expected, options={"allowHosts": ["docs.example.com"]})
+
+sync_ext = base_input(analyzeTables=True, documentLocationType="UPLOADED")
+del sync_ext["input"]["documentS3Bucket"], sync_ext["input"]["documentName"]
+sync_ext["input"]["document"] = [{"camunda.document.type": "external", "url": EXTERNAL_URL.replace("invoice%202026.pdf", "scan.png"), "name": "scan.png"}]
+png_b64 = base64.b64encode(png).decode()
+sync_body = fixture("employment-application.json")
+rec, hdrs = response(200, None, "req-sync-external-0001", body_ref="../fixtures/textract/employment-application.json")
+scenario("sync-external-document", "SYNC on an external document (a one-element list): fetched, then sent as Bytes",
+         sync_ext,
+         interactions=[{"request": {"method": "GET", "url": EXTERNAL_URL.replace("invoice%202026.pdf", "scan.png")},
+                        "response": {"status": 200, "headers": {"Content-Type": "image/png"}, "body": body_of(png)}},
+                       {"request": textract_call("AnalyzeDocument", analyze_body({"Bytes": png_b64}, ["TABLES"]), "us-east-1"),
+                        "response": rec}],
+         expected=camunda_shape.sync_result(200, hdrs, sync_body), options={"allowHosts": ["docs.example.com"]})
+scenario("sync-external-document-denied", "An external document whose host the operator did not allow: a clear "
+         "EgressDenied error, and nothing else is called", sync_ext,
+         error={"kind": "invalid-input", "code": "EgressDenied", "retryable": False,
+                "message": "The runtime's egress policy does not allow calls to docs.example.com; ask the operator to "
+                           "allow this host, or check the region and endpoint"},
+         options={"expectDenied": ["GET " + EXTERNAL_URL.replace("invoice%202026.pdf", "scan.png")]})
+
+sync_cam = base_input(analyzeForms=True, documentLocationType="UPLOADED")
+del sync_cam["input"]["documentS3Bucket"], sync_cam["input"]["documentName"]
+sync_cam["input"]["document"] = camunda_doc("doc-png-1", png, "scan.png")
+rec, hdrs = response(200, None, "req-sync-camunda-0001", body_ref="../fixtures/textract/employment-application.json")
+scenario("sync-camunda-document", "SYNC on a document from the runtime's document store (hash checked)", sync_cam,
+         interactions=[{"request": textract_call("AnalyzeDocument", analyze_body({"Bytes": png_b64}, ["FORMS"]), "us-east-1"),
+                        "response": rec}],
+         expected=camunda_shape.sync_result(200, hdrs, sync_body), documents={"doc-png-1": png})
+bad_hash = json.loads(json.dumps(sync_cam))
+bad_hash["input"]["document"]["contentHash"] = "0" * 64
+import hashlib  # noqa: E402
+scenario("sync-camunda-document-hash-mismatch", "A document whose bytes do not match its contentHash is refused",
+         bad_hash, documents={"doc-png-1": png},
+         error={"kind": "invalid-input", "code": "DocumentHashMismatch", "retryable": False,
+                "message": "The bytes of document 'doc-png-1' do not match its contentHash (expected %s, got %s)"
+                           % ("0" * 64, hashlib.sha256(png).hexdigest())})
+missing_doc = json.loads(json.dumps(sync_cam))
+missing_doc["input"]["document"]["documentId"] = "doc-expired"
+scenario("sync-camunda-document-missing", "A document the store does not have", missing_doc, documents={"doc-png-1": png},
+         error={"kind": "invalid-input", "code": "DocumentNotFound", "retryable": False,
+                "message": "The document store has no document 'doc-expired' (it may have expired)"})
+
+polling_cam = uploaded_input("POLLING", camunda_doc("doc-7f3a", PDF, "scan report.pdf"))
+polling_cam["input"].pop("documentS3Bucket")
+validation("polling-document-needs-bucket", "POLLING on a document needs documentS3Bucket to stage it", polling_cam,
+           [("input.documentS3Bucket", "must not be blank: POLLING and ASYNC upload the document to this bucket first")])
+
+# Results too large for a process variable.
+offload_input = polling_input()
+offload_input["advanced"] = {"resultS3Bucket": "textract-results", "maxResultBytes": 100000}
+offload_pages = split_pages("gib_multi_page_table_merge.json")
+full = camunda_shape.polling_result(200, response(200, None, "req-polling-result-offloaded-0004")[1], offload_pages)
+full_text = camunda_shape.render(full).encode()
+result_key = "textract-connector/results/%s.json" % JOB_ID
+summary = dict(full)
+summary["blocks"] = None
+summary["blockCount"] = sum(len(p["Blocks"]) for p in offload_pages)
+summary["resultS3Object"] = {"bucket": "textract-results", "key": result_key, "bytes": len(full_text),
+                             "sha256": hashlib.sha256(full_text).hexdigest()}
+job_scenario("polling-result-offloaded", "A POLLING result over advanced.maxResultBytes goes to resultS3Bucket; the "
+             "task returns its non-block fields, the block count and where the JSON is (bytes, sha256)",
+             offload_input,
+             [("start", STARTED), ("poll", (200, offload_pages[0])),
+              ("page", (200, offload_pages[1]), offload_pages[0]["NextToken"]),
+              ("page", (200, offload_pages[2]), offload_pages[1]["NextToken"]),
+              ("s3", s3_ok("put-result-0001"),
+               lambda when, tok: s3_call("PUT", "textract-results", result_key, when, data=full_text,
+                                         content_type="application/json", json_body=json.loads(full_text)))])
+SCENARIOS["polling-result-offloaded"]["expected"] = summary
+
+below = base_input(analyzeTables=True)
+below["advanced"] = {"resultS3Bucket": "textract-results", "maxResultBytes": 10 * 1024 * 1024}
+rec, hdrs = response(200, None, "req-sync-below-0001", body_ref="../fixtures/textract/employment-application.json")
+scenario("sync-result-below-threshold", "A SYNC result under advanced.maxResultBytes is returned whole, nothing stored",
+         below, interactions=[{"request": textract_call("AnalyzeDocument", analyze_body(s3_doc(), ["TABLES"]), "us-east-1"),
+                               "response": rec}],
+         expected=camunda_shape.sync_result(200, hdrs, sync_body))
+above = base_input(analyzeTables=True)
+above["advanced"] = {"resultS3Bucket": "textract-results", "resultS3Prefix": "camunda/results",
+                     "maxResultBytes": 50000}
+rec, hdrs = response(200, None, "req-sync-above-0001", body_ref="../fixtures/textract/employment-application.json")
+sync_full = camunda_shape.sync_result(200, hdrs, sync_body)
+sync_text = camunda_shape.render(sync_full).encode()
+sync_key = "camunda/results/req-sync-above-0001.json"
+sync_summary = dict(sync_full)
+sync_summary["blocks"] = None
+sync_summary["blockCount"] = len(sync_body["Blocks"])
+sync_summary["resultS3Object"] = {"bucket": "textract-results", "key": sync_key, "bytes": len(sync_text),
+                                  "sha256": hashlib.sha256(sync_text).hexdigest()}
+scenario("sync-result-offloaded", "A SYNC result over advanced.maxResultBytes goes to S3 under resultS3Prefix", above,
+         interactions=[{"request": textract_call("AnalyzeDocument", analyze_body(s3_doc(), ["TABLES"]), "us-east-1"),
+                        "response": rec},
+                       {"request": s3_call("PUT", "textract-results", sync_key, WHEN, data=sync_text,
+                                           content_type="application/json", json_body=json.loads(sync_text)),
+                        "response": s3_recorded(s3_ok("put-result-0002"))}],
+         expected=sync_summary)
+
+
 def write_all():
     for name in sorted(os.listdir(TESTS)):
         path = os.path.join(TESTS, name)
@@ -602,6 +924,10 @@ def write_all():
         options = dict(s["options"])
         options = {"description": s["description"], **options}
         open(os.path.join(path, "scenario.json"), "w").write(json.dumps(options, indent=2) + "\n")
+        if s["documents"]:
+            os.makedirs(os.path.join(path, "documents"))
+            for doc_id, data in s["documents"].items():
+                open(os.path.join(path, "documents", doc_id), "wb").write(data)
         if s["interactions"]:
             cassette = {"recordedAt": WHEN, "interactions": s["interactions"]}
             open(os.path.join(path, "cassette.json"), "w").write(json.dumps(cassette, indent=2, ensure_ascii=False) + "\n")
