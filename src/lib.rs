@@ -16,6 +16,7 @@ pub mod runtime;
 pub mod signing;
 pub mod textract;
 pub mod validation;
+pub mod xml;
 pub mod retry;
 pub mod s3;
 #[cfg(target_arch = "wasm32")]

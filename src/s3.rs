@@ -11,6 +11,7 @@ use crate::http::{HttpRequest, HttpResponse};
 use crate::retry::{self, RetryPolicy};
 use crate::runtime::Context;
 use crate::signing::{self, Profile, Scope};
+use crate::xml;
 
 pub const SERVICE: &str = "s3";
 
@@ -57,14 +58,13 @@ impl<'a> S3Client<'a> {
         body: &[u8],
         content_type: &str,
     ) -> Result<ObjectInfo> {
-        let headers = vec![("content-type".to_string(), content_type.to_string())];
-        let response = self.send(ctx, "PutObject", "PUT", bucket, key, None, headers, body)?;
+        let response = self.send(ctx, "PutObject", "PUT", bucket, key, None, Some(content_type), body)?;
         Ok(info(&response))
     }
 
     pub fn head_object(&self, ctx: &mut Context<'_>, bucket: &str, key: &str, version: Option<&str>) -> Result<ObjectInfo> {
         let query = version.map(|v| format!("versionId={}", encode_query_value(v)));
-        let response = self.send(ctx, "HeadObject", "HEAD", bucket, key, query.as_deref(), Vec::new(), &[])?;
+        let response = self.send(ctx, "HeadObject", "HEAD", bucket, key, query.as_deref(), None, &[])?;
         Ok(info(&response))
     }
 
@@ -76,14 +76,34 @@ impl<'a> S3Client<'a> {
         version: Option<&str>,
     ) -> Result<(ObjectInfo, Vec<u8>)> {
         let query = version.map(|v| format!("versionId={}", encode_query_value(v)));
-        let response = self.send(ctx, "GetObject", "GET", bucket, key, query.as_deref(), Vec::new(), &[])?;
+        let response = self.send(ctx, "GetObject", "GET", bucket, key, query.as_deref(), None, &[])?;
         Ok((info(&response), response.body))
     }
 
     pub fn delete_object(&self, ctx: &mut Context<'_>, bucket: &str, key: &str, version: Option<&str>) -> Result<()> {
         let query = version.map(|v| format!("versionId={}", encode_query_value(v)));
-        self.send(ctx, "DeleteObject", "DELETE", bucket, key, query.as_deref(), Vec::new(), &[])?;
+        self.send(ctx, "DeleteObject", "DELETE", bucket, key, query.as_deref(), None, &[])?;
         Ok(())
+    }
+
+    /// The unsigned request for one object operation. `query` is already encoded.
+    pub fn build_request(
+        &self,
+        method: &'static str,
+        bucket: &str,
+        key: &str,
+        query: Option<&str>,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> HttpRequest {
+        let mut headers = Vec::new();
+        if let Some(content_type) = content_type {
+            headers.push(("content-type".to_string(), content_type.to_string()));
+        }
+        if method == "PUT" {
+            headers.push(("content-length".into(), body.len().to_string()));
+        }
+        HttpRequest { method, url: self.object_url(bucket, key, query), headers, body: body.to_vec() }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -95,18 +115,14 @@ impl<'a> S3Client<'a> {
         bucket: &str,
         key: &str,
         query: Option<&str>,
-        mut headers: Vec<(String, String)>,
+        content_type: Option<&str>,
         body: &[u8],
     ) -> Result<HttpResponse> {
         if key.is_empty() {
             return Err(Error::Internal(format!("S3 {operation} without a key")));
         }
-        if method == "PUT" {
-            headers.push(("content-length".into(), body.len().to_string()));
-        }
-        let url = self.object_url(bucket, key, query);
         retry::run(ctx, self.retry, operation, |ctx| {
-            let mut request = HttpRequest { method, url: url.clone(), headers: headers.clone(), body: body.to_vec() };
+            let mut request = self.build_request(method, bucket, key, query, content_type, body);
             signing::sign(
                 &mut request,
                 self.credentials,
@@ -162,7 +178,7 @@ fn encode_query_value(value: &str) -> String {
 /// S3's XML error (or, for HEAD, just the status) as a typed AWS error.
 pub fn parse_error(response: &HttpResponse, bucket: &str, key: &str) -> AwsError {
     let body = String::from_utf8_lossy(&response.body);
-    let code = xml_text(&body, "Code").unwrap_or_else(|| {
+    let code = xml::element_text(&body, "Code").unwrap_or_else(|| {
         match response.status {
             // A HEAD error has no body: the status is all there is.
             404 => "NotFound",
@@ -173,7 +189,7 @@ pub fn parse_error(response: &HttpResponse, bucket: &str, key: &str) -> AwsError
         }
         .to_string()
     });
-    let detail = xml_text(&body, "Message").unwrap_or_default();
+    let detail = xml::element_text(&body, "Message").unwrap_or_default();
     let message = match code.as_str() {
         "NoSuchBucket" => format!("The bucket '{bucket}' does not exist (or is in another account)"),
         "NoSuchKey" | "NotFound" => format!("There is no object '{key}' in bucket '{bucket}'"),
@@ -193,21 +209,6 @@ pub fn parse_error(response: &HttpResponse, bucket: &str, key: &str) -> AwsError
         message,
         request_id: response.header("x-amz-request-id").map(str::to_string),
     }
-}
-
-/// The text of the first `<tag>...</tag>`, entities decoded.
-fn xml_text(xml: &str, tag: &str) -> Option<String> {
-    let open = format!("<{tag}>");
-    let start = xml.find(&open)? + open.len();
-    let end = start + xml[start..].find(&format!("</{tag}>"))?;
-    let raw = &xml[start..end];
-    Some(
-        raw.replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&quot;", "\"")
-            .replace("&apos;", "'")
-            .replace("&amp;", "&"),
-    )
 }
 
 #[cfg(test)]

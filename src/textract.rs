@@ -2,19 +2,20 @@
 //! connector uses, and one function that builds, signs and sends a call and
 //! turns an error response into a typed [`Error`].
 
+use crate::endpoint::Endpoint;
 use crate::error::{AwsError, Error, Result};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::signing::{self, Profile, Scope};
 use crate::validation::Task;
+use crate::xml;
 use crate::runtime::Context;
 use serde::{Deserialize, Deserializer, Serialize};
 
 pub const SERVICE: &str = "textract";
 
-/// Sends one signed Textract call and returns the successful response.
-pub fn call(ctx: &mut Context<'_>, task: &Task, operation: &str, body: Vec<u8>) -> Result<HttpResponse> {
-    let endpoint = task.endpoint(SERVICE);
-    let mut request = HttpRequest {
+/// The unsigned request for one Textract operation.
+pub fn build_request(endpoint: &Endpoint, operation: &str, body: Vec<u8>) -> HttpRequest {
+    HttpRequest {
         method: "POST",
         url: endpoint.url("/"),
         headers: vec![
@@ -23,7 +24,12 @@ pub fn call(ctx: &mut Context<'_>, task: &Task, operation: &str, body: Vec<u8>) 
             ("content-length".into(), body.len().to_string()),
         ],
         body,
-    };
+    }
+}
+
+/// Sends one signed Textract call and returns the successful response.
+pub fn call(ctx: &mut Context<'_>, task: &Task, operation: &str, body: Vec<u8>) -> Result<HttpResponse> {
+    let mut request = build_request(&task.endpoint(SERVICE), operation, body);
     signing::sign(
         &mut request,
         &task.credentials,
@@ -52,7 +58,13 @@ pub fn parse_error(response: &HttpResponse) -> AwsError {
         #[serde(rename = "Message", default)]
         message_upper: Option<String>,
     }
-    let body: Body = serde_json::from_slice(&response.body).unwrap_or_default();
+    let mut body: Body = serde_json::from_slice(&response.body).unwrap_or_default();
+    if body.kind.is_none() && body.code.is_none() {
+        // Not AWS JSON: perhaps an XML answer from a front door (auth, proxy).
+        let text = String::from_utf8_lossy(&response.body);
+        body.code = xml::element_text(&text, "Code");
+        body.message = body.message.or_else(|| xml::element_text(&text, "Message"));
+    }
     let raw_code = response
         .header("x-amzn-errortype")
         .map(str::to_string)
@@ -374,6 +386,12 @@ mod tests {
             r#"{"__type":"ns#InvalidParameterException","Message":"Bad"}"#,
         ));
         assert_eq!((e.code.as_str(), e.message.as_str(), e.request_id.as_deref()), ("InvalidParameterException", "Bad", Some("r1")));
+        let e = parse_error(&response(
+            403,
+            &[],
+            "<ErrorResponse><Errors><Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match</Message></Error></Errors></ErrorResponse>",
+        ));
+        assert_eq!((e.code.as_str(), e.message.as_str()), ("SignatureDoesNotMatch", "The request signature we calculated does not match"));
         let e = parse_error(&response(503, &[], "<html>Service Unavailable</html>"));
         assert_eq!((e.status, e.code.as_str()), (503, ""));
         assert!(e.message.contains("Service Unavailable"));

@@ -4,15 +4,13 @@
 //! string to sign are read from the `aws-sigv4` crate's trace events.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 use textract_connector::credentials::Credentials;
 use textract_connector::http::HttpRequest;
 use textract_connector::signing::{sign_with, Options};
-use tracing::field::{Field, Visit};
-use tracing::{span, Event, Metadata, Subscriber};
+mod common;
+use common::trace::{string_to_sign, Capture};
 
 /// Cases that do not apply, by name, with the reason.
 const SKIPPED: &[(&str, &str)] = &[];
@@ -21,33 +19,6 @@ const SKIPPED: &[(&str, &str)] = &[];
 /// our requests carry the path already encoded, as it travels on the wire, so
 /// the equivalent is to sign that encoded path as it is (no second encoding).
 const SINGLE_ENCODED: &[&str] = &["get-space-normalized", "get-space-unnormalized", "get-utf8"];
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<(String, String)>>>);
-
-struct Fields<'a>(&'a Mutex<Vec<(String, String)>>);
-
-impl Visit for Fields<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.lock().unwrap().push((field.name().to_string(), format!("{value:?}")));
-    }
-}
-
-impl Subscriber for Capture {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &span::Attributes<'_>) -> span::Id {
-        span::Id::from_u64(1)
-    }
-    fn record(&self, _: &span::Id, _: &span::Record<'_>) {}
-    fn record_follows_from(&self, _: &span::Id, _: &span::Id) {}
-    fn event(&self, event: &Event<'_>) {
-        event.record(&mut Fields(&self.0));
-    }
-    fn enter(&self, _: &span::Id) {}
-    fn exit(&self, _: &span::Id) {}
-}
 
 fn suite_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/aws-sigv4-suite/v4")
@@ -165,8 +136,6 @@ fn every_applicable_suite_case_signs_identically() {
             failures.push(format!("{name}: signing failed: {e}"));
             continue;
         }
-        let fields = capture.0.lock().unwrap().clone();
-        let field = |n: &str| fields.iter().rev().find(|(k, _)| k == n).map(|(_, v)| v.clone());
         let mut problems = Vec::new();
         if let Some(expected) = read(&dir, "header-canonical-request.txt") {
             // aws-sigv4 traces the canonical request with the session token masked.
@@ -174,19 +143,16 @@ fn every_applicable_suite_case_signs_identically() {
                 Some(t) if case.options.sign_session_token => expected.replace(t, &format!("** redacted (length={}) **", t.len())),
                 _ => expected,
             };
-            if field("canonical_request").as_deref() != Some(expected.as_str()) {
-                problems.push(format!("canonical request:\n--- expected\n{expected}\n--- got\n{}", field("canonical_request").unwrap_or_default()));
+            if capture.field("canonical_request").as_deref() != Some(expected.as_str()) {
+                problems.push(format!("canonical request:\n--- expected\n{expected}\n--- got\n{}", capture.field("canonical_request").unwrap_or_default()));
             }
         }
         if let Some(expected) = read(&dir, "header-string-to-sign.txt") {
             // The header path traces no string to sign; derive it from the traced
             // canonical request (token restored) exactly as SigV4 defines it.
-            let mut canonical = field("canonical_request").unwrap_or_default();
-            if let Some(t) = &case.credentials.session_token {
-                canonical = canonical.replace(&format!("** redacted (length={}) **", t.len()), t);
-            }
-            let hash: String = Sha256::digest(canonical.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
-            let got = format!("AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/{}/{}/aws4_request\n{hash}", case.region, case.service);
+            let token = case.credentials.session_token.as_deref().filter(|_| case.options.sign_session_token);
+            let canonical = capture.canonical_request(token).unwrap_or_default();
+            let got = string_to_sign(&canonical, "20150830T123600Z", &case.region, &case.service);
             if got != expected {
                 problems.push(format!("string to sign: expected {expected:?}, got {got:?}"));
             }
