@@ -2,9 +2,10 @@
 CARGO      ?= cargo
 WASM_TARGET = wasm32-wasip2
 COMPONENT   = target/$(WASM_TARGET)/release/textract_connector.wasm
+FIXTURE     = target/$(WASM_TARGET)/release/sandbox_guest.wasm
 HOST        = target/debug/textract-host
 
-.PHONY: demo test component host target unit scenarios clean
+.PHONY: demo test component fixture host target clean
 
 # Idempotent: adds the wasm target to the toolchain named in rust-toolchain.toml.
 target:
@@ -17,6 +18,10 @@ component: target
 	$(CARGO) build -p textract-connector --target $(WASM_TARGET) --release
 	@ls -l $(COMPONENT) | awk '{print "component: " $$5 " bytes"}'
 
+# The test-only component that proves the sandbox's limits.
+fixture: target
+	$(CARGO) build -p sandbox-guest --target $(WASM_TARGET) --release
+
 host:
 	$(CARGO) build --workspace
 
@@ -26,7 +31,7 @@ demo: component host
 	  --summary --output target/demo-result.json
 	@echo "(the full Camunda-shaped result is in target/demo-result.json)"
 
-test: component
+test: component fixture
 	$(CARGO) test --workspace
 
 clean:

@@ -249,7 +249,7 @@ fn fetch(ctx: &mut Context<'_>, url: &str) -> Result<Vec<u8>> {
     if !(lower.starts_with("https://") || lower.starts_with("http://")) {
         return Err(invalid("DocumentInvalid", format!("The external document URL must be http(s): {url}")));
     }
-    let request = HttpRequest { method: "GET", url: url.to_string(), headers: Vec::new(), body: Vec::new() };
+    let request = HttpRequest { method: "GET", url: url.to_string(), headers: Vec::new(), body: Vec::new(), timeout: None };
     let response = crate::retry::run(ctx, crate::retry::RetryPolicy::default(), "document download", |ctx| {
         let response = ctx.http.send(&request)?;
         if matches!(response.status, 500 | 502 | 503 | 504) {

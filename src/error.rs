@@ -75,6 +75,8 @@ pub enum Error {
     JobFailed { job_id: String, status_message: String },
     /// The job has not finished (yet): a later run may collect it.
     JobPending { code: &'static str, message: String },
+    /// The default credentials chain found nothing; the message lists what it tried.
+    NoCredentials(String),
     /// A defect: something that valid input and a valid response cannot cause.
     Internal(String),
 }
@@ -143,6 +145,7 @@ impl Error {
             | Error::JobFailed { .. } => ErrorKind::InvalidInput,
             Error::Aws(e) if e.is_throttling() => ErrorKind::Throttled,
             Error::Aws(e) if e.is_auth() => ErrorKind::Unauthorized,
+            Error::NoCredentials(_) => ErrorKind::Unauthorized,
             Error::Aws(e) if e.is_transient_status() || e.status >= 500 => ErrorKind::Upstream,
             Error::Aws(_) => ErrorKind::InvalidInput,
             Error::Transport { .. } | Error::UnexpectedResponse(_) | Error::JobPending { .. } => ErrorKind::Upstream,
@@ -162,6 +165,7 @@ impl Error {
             Error::UnexpectedResponse(_) => "UnexpectedResponse".into(),
             Error::JobFailed { .. } => "JobFailed".into(),
             Error::JobPending { code, .. } => (*code).into(),
+            Error::NoCredentials(_) => "NoCredentials".into(),
             Error::Internal(_) => "Internal".into(),
         }
     }
@@ -192,6 +196,7 @@ impl Error {
                 format!("Textract job {job_id} FAILED: {}", status_message.trim_end_matches('.'))
             }
             Error::JobPending { message, .. } => message.clone(),
+            Error::NoCredentials(m) => m.clone(),
             Error::Internal(m) => format!("Internal connector error: {m}"),
         }
     }
@@ -216,6 +221,7 @@ fn validation_message(violations: &[Violation]) -> String {
 fn aws_message(e: &AwsError) -> String {
     let service = match e.service {
         "s3" => "Amazon S3",
+        "sts" => "AWS STS",
         _ => "Amazon Textract",
     };
     let detail = if e.message.is_empty() {

@@ -3,6 +3,7 @@
 //! fake. Nothing else in the crate touches the network.
 
 use crate::error::Result;
+use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpRequest {
@@ -12,6 +13,9 @@ pub struct HttpRequest {
     /// Header names in lower case. `host` is implied by the URL and never listed.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// How long to wait to connect and for the first byte; `None` is the host's default.
+    /// Metadata endpoints get a short one: off EC2 or ECS nothing answers there.
+    pub timeout: Option<Duration>,
 }
 
 impl HttpRequest {

@@ -14,6 +14,7 @@ pub mod iso8601;
 pub mod output;
 pub mod runtime;
 pub mod signing;
+pub mod sts;
 pub mod textract;
 pub mod validation;
 pub mod xml;
@@ -66,11 +67,16 @@ mod bindings {
             let mut http = crate::wasi::WasiHttp;
             let mut platform = crate::wasi::WasiPlatform;
             let mut documents = ImportedStore;
+            // The runtime says which mode it is in; the input cannot.
+            let mode = match textract::connector::runtime::mode() {
+                textract::connector::runtime::RuntimeMode::Saas => crate::validation::RuntimeMode::Saas,
+                textract::connector::runtime::RuntimeMode::SelfManaged => crate::validation::RuntimeMode::SelfManaged,
+            };
             let mut ctx = crate::Context {
                 http: &mut http,
                 platform: &mut platform,
                 documents: &mut documents,
-                mode: crate::validation::RuntimeMode::Saas,
+                mode,
             };
             crate::runtime::execute(&mut ctx, &input).map_err(|e| ConnectorError {
                 kind: match e.kind() {

@@ -6,6 +6,7 @@ use crate::document::DocumentStore;
 use crate::error::Result;
 use crate::http::HttpClient;
 use crate::validation::RuntimeMode;
+use crate::credentials::chain;
 use crate::{execution, input, validation};
 use std::time::{Duration, SystemTime};
 
@@ -20,6 +21,10 @@ pub trait Platform {
     fn random_u64(&mut self) -> u64;
     /// One short progress line for the operator (stderr in the component).
     fn progress(&mut self, line: &str);
+    /// An environment variable the runtime granted (none in SaaS mode).
+    fn env(&self, name: &str) -> Option<String>;
+    /// A file the runtime granted (none in SaaS mode); the error says why not.
+    fn read_file(&self, path: &str) -> std::result::Result<Vec<u8>, String>;
 }
 
 /// The host services of one execution.
@@ -32,8 +37,21 @@ pub struct Context<'a> {
 
 /// Runs one task: JSON variables in, Camunda-shaped JSON result out.
 pub fn execute(ctx: &mut Context<'_>, raw_input: &str) -> Result<String> {
-    let parsed = input::parse(raw_input)?;
-    let task = validation::validate(parsed, ctx.mode)?;
+    let mut parsed = input::parse(raw_input)?;
+    let chain = parsed.auth == Some(input::Auth::DefaultChain) && ctx.mode == RuntimeMode::SelfManaged;
+    if chain && parsed.region.as_deref().is_none_or(|r| r.trim().is_empty()) {
+        // The chain's grants may name the region (AWS_REGION, the profile).
+        parsed.region = chain::resolve_region(ctx.platform);
+    }
+    let mut task = validation::validate(parsed, ctx.mode)?;
+    if task.default_chain {
+        let (credentials, source) = chain::resolve(ctx, &task.region, task.endpoint_override.as_ref())?;
+        ctx.platform.progress(&format!(
+            "textract: using credentials from {source} (access key {})",
+            credentials.redacted_key_id()
+        ));
+        task.credentials = credentials;
+    }
     execution::run(ctx, &task)
 }
 
@@ -62,6 +80,8 @@ pub mod fake {
         pub sleeps: Vec<Duration>,
         pub counter: u64,
         pub lines: Vec<String>,
+        pub env: BTreeMap<String, String>,
+        pub files: BTreeMap<String, Vec<u8>>,
     }
 
     impl Default for FakePlatform {
@@ -72,6 +92,8 @@ pub mod fake {
                 sleeps: Vec::new(),
                 counter: 0,
                 lines: Vec::new(),
+                env: BTreeMap::new(),
+                files: BTreeMap::new(),
             }
         }
     }
@@ -93,6 +115,12 @@ pub mod fake {
         }
         fn progress(&mut self, line: &str) {
             self.lines.push(line.to_string());
+        }
+        fn env(&self, name: &str) -> Option<String> {
+            self.env.get(name).cloned()
+        }
+        fn read_file(&self, path: &str) -> std::result::Result<Vec<u8>, String> {
+            self.files.get(path).cloned().ok_or_else(|| "not found".to_string())
         }
     }
 }

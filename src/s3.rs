@@ -103,7 +103,7 @@ impl<'a> S3Client<'a> {
         if method == "PUT" {
             headers.push(("content-length".into(), body.len().to_string()));
         }
-        HttpRequest { method, url: self.object_url(bucket, key, query), headers, body: body.to_vec() }
+        HttpRequest { method, url: self.object_url(bucket, key, query), headers, body: body.to_vec(), timeout: None }
     }
 
     #[allow(clippy::too_many_arguments)]

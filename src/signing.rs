@@ -154,6 +154,7 @@ mod tests {
                 ("x-amz-target".into(), "Textract.AnalyzeDocument".into()),
             ],
             body: br#"{"Document":{"S3Object":{"Bucket":"b","Name":"k"}},"FeatureTypes":["TABLES"]}"#.to_vec(),
+            timeout: None,
         };
         let creds = Credentials::new("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", None);
         sign(

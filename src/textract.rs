@@ -24,6 +24,7 @@ pub fn build_request(endpoint: &Endpoint, operation: &str, body: Vec<u8>) -> Htt
             ("content-length".into(), body.len().to_string()),
         ],
         body,
+        timeout: None,
     }
 }
 

@@ -97,6 +97,8 @@ pub struct Task {
     pub poll: PollSettings,
     pub retry: RetryPolicy,
     pub storage: Storage,
+    /// `credentials` are still to be found by the default chain (self-managed only).
+    pub default_chain: bool,
 }
 
 impl Task {
@@ -223,6 +225,7 @@ pub fn validate(parsed: ConnectorInput, mode: RuntimeMode) -> Result<Task> {
         poll,
         retry,
         storage,
+        default_chain: parsed.auth == Some(Auth::DefaultChain),
     })
 }
 
@@ -295,14 +298,8 @@ fn check_auth(parsed: &ConnectorInput, v: &mut Vec<Violation>) -> Option<Credent
             v.push(Violation::new(parsed.auth_path, AUTH_REQUIRED_MSG));
             None
         }
-        Some(Auth::DefaultChain) => {
-            // Self-managed mode resolves the chain elsewhere; the skeleton has no chain yet.
-            v.push(Violation::new(
-                format!("{}.type", parsed.auth_path),
-                "the default credentials chain is not available in this runtime",
-            ));
-            None
-        }
+        // Self-managed: the chain is resolved at run time, from what the runtime grants.
+        Some(Auth::DefaultChain) => Some(Credentials::default()),
         Some(Auth::Credentials { access_key, secret_key, session_token }) => {
             let ak = access_key.as_deref().unwrap_or("").trim();
             let sk = secret_key.as_deref().unwrap_or("").trim();

@@ -10,7 +10,7 @@ use std::io::Write as _;
 use std::time::{Duration, SystemTime};
 use wasip2::clocks::monotonic_clock;
 use wasip2::http::outgoing_handler;
-use wasip2::http::types::{ErrorCode, Fields, Method, OutgoingBody, OutgoingRequest, Scheme};
+use wasip2::http::types::{ErrorCode, Fields, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme};
 use wasip2::io::streams::StreamError;
 
 pub struct WasiHttp;
@@ -38,6 +38,14 @@ impl Platform for WasiPlatform {
     fn progress(&mut self, line: &str) {
         // Progress is best effort: a closed stderr must not fail the task.
         let _ = writeln!(std::io::stderr(), "{line}");
+    }
+
+    fn env(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+
+    fn read_file(&self, path: &str) -> std::result::Result<Vec<u8>, String> {
+        std::fs::read(path).map_err(|e| e.kind().to_string())
     }
 }
 
@@ -79,7 +87,18 @@ impl HttpClient for WasiHttp {
 
         // Hand the request over first, then stream the body while the host reads it:
         // writing a large body before `handle` would stall on the host's buffer.
-        let future = outgoing_handler::handle(request, None).map_err(|e| transport(&host, e))?;
+        let options = match req.timeout {
+            None => None,
+            Some(limit) => {
+                let nanos = u64::try_from(limit.as_nanos()).unwrap_or(u64::MAX);
+                let options = RequestOptions::new();
+                // A host may not support a timeout; the request still goes out.
+                let _ = options.set_connect_timeout(Some(nanos));
+                let _ = options.set_first_byte_timeout(Some(nanos));
+                Some(options)
+            }
+        };
+        let future = outgoing_handler::handle(request, options).map_err(|e| transport(&host, e))?;
         let written = write_body(&body, &req.body).and_then(|()| {
             OutgoingBody::finish(body, None).map_err(|e| format!("{e:?}"))
         });

@@ -86,6 +86,7 @@ fn load(dir: &Path) -> Case {
             url: format!("https://{host}{}", percent_encode_non_ascii(path)),
             headers,
             body: body.as_bytes().to_vec(),
+            timeout: None,
         },
         credentials: Credentials::new(
             creds["access_key_id"].as_str().unwrap(),

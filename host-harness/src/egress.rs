@@ -66,6 +66,20 @@ impl EgressPolicy {
             .collect()
     }
 
+    /// The AWS endpoints the connector uses in a region: Textract (and FIPS),
+    /// S3 (both addressing styles) and STS. A malformed region allows nothing.
+    pub fn allow_region(&mut self, region: &str) {
+        if region.is_empty() || !region.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return;
+        }
+        let suffix = if region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" };
+        self.allow(&format!("textract.{region}.{suffix}"));
+        self.allow(&format!("textract-fips.{region}.{suffix}"));
+        self.allow(&format!("s3.{region}.{suffix}"));
+        self.allow(&format!("*.s3.{region}.{suffix}"));
+        self.allow(&format!("sts.{region}.{suffix}"));
+    }
+
     /// The hosts an input implies: Textract and S3 in its region, and its endpoint override.
     pub fn implied_by(input: &str) -> Self {
         let mut policy = EgressPolicy::default();
@@ -74,12 +88,8 @@ impl EgressPolicy {
         };
         let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
         let region = text(v.pointer("/awsCredential/region")).or_else(|| text(v.pointer("/configuration/region")));
-        if let Some(region) = region.filter(|r| r.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')) {
-            let suffix = if region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" };
-            policy.allow(&format!("textract.{region}.{suffix}"));
-            policy.allow(&format!("textract-fips.{region}.{suffix}"));
-            policy.allow(&format!("s3.{region}.{suffix}"));
-            policy.allow(&format!("*.s3.{region}.{suffix}"));
+        if let Some(region) = region {
+            policy.allow_region(&region);
         }
         if let Some(endpoint) = text(v.pointer("/configuration/endpoint")) {
             let rest = endpoint.split_once("://").map(|(_, r)| r).unwrap_or(&endpoint);

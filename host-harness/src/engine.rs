@@ -1,20 +1,23 @@
 //! Loads the connector component once and runs executions of it, each in a
-//! fresh store with its own WASI context, clock, stderr and HTTP transport.
-//! This is the part a multi-tenant runtime would embed.
+//! fresh store with its own WASI context, clock, grants, limits, stderr and
+//! HTTP transport. This is the part a multi-tenant runtime would embed:
+//! executions share nothing but the compiled code.
 
+pub use crate::clock::ExecutionClock;
 use crate::egress::EgressPolicy;
+use crate::sandbox::{self, Grants, Limits, RuntimeMode};
 use crate::transport::{Journal, Mode, Transport};
-use anyhow::{anyhow, Context as _, Result};
+use anyhow::{anyhow, Result};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker, Resource, ResourceTable};
-use wasmtime::{Config, Engine, Store};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::p2::{subscribe, DynPollable, Pollable};
-use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{HostMonotonicClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 mod bindings {
@@ -30,11 +33,12 @@ mod bindings {
     });
 }
 
+use bindings::textract::connector::runtime::RuntimeMode as WitMode;
 pub use bindings::textract::connector::document_store::ReadError;
 pub use bindings::{ConnectorError, ErrorKind};
 
-/// The guest's memory cap unless the operator sets one.
-pub const DEFAULT_MAX_MEMORY: usize = 1 << 30;
+/// How often the epoch advances: the granularity of execution deadlines.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// The state of one execution's store.
 pub struct HostState {
@@ -43,9 +47,19 @@ pub struct HostState {
     http: WasiHttpCtx,
     transport: Transport,
     clock: ExecutionClock,
-    limits: MemoryLimits,
+    memory: MemoryLimits,
     /// The folder behind the `document-store` import (one file per document id).
     documents: Option<PathBuf>,
+    mode: RuntimeMode,
+}
+
+impl bindings::textract::connector::runtime::Host for HostState {
+    fn mode(&mut self) -> WitMode {
+        match self.mode {
+            RuntimeMode::Saas => WitMode::Saas,
+            RuntimeMode::SelfManaged => WitMode::SelfManaged,
+        }
+    }
 }
 
 /// The largest document the store hands out: Textract's 500 MB async limit, and some.
@@ -76,15 +90,17 @@ impl bindings::textract::connector::document_store::Host for HostState {
     }
 }
 
-/// Caps the guest's linear memory and remembers its peak.
+/// Caps the guest's linear memory and remembers its peak, and whether the cap was hit.
 struct MemoryLimits {
     max_bytes: usize,
     peak_bytes: usize,
+    refused: bool,
 }
 
 impl wasmtime::ResourceLimiter for MemoryLimits {
     fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         if desired > self.max_bytes {
+            self.refused = true;
             return Ok(false);
         }
         self.peak_bytes = self.peak_bytes.max(desired);
@@ -123,9 +139,9 @@ impl HostState {
             let sleep = self.table.push(Elapsed)?;
             subscribe(&mut self.table, sleep)
         } else {
-            let deadline = tokio::time::Instant::now().checked_add(duration).unwrap_or_else(|| {
-                tokio::time::Instant::now() + Duration::from_secs(86_400 * 365)
-            });
+            let deadline = tokio::time::Instant::now()
+                .checked_add(duration)
+                .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86_400 * 365));
             let sleep = self.table.push(Sleep(deadline))?;
             subscribe(&mut self.table, sleep)
         }
@@ -144,72 +160,6 @@ impl WasiHttpView for HostState {
     }
 }
 
-/// A clock for one execution: the wall clock starts at a pinned instant (replay)
-/// or now (live), and both clocks advance only with the shared elapsed counter
-/// in virtual mode.
-#[derive(Clone)]
-pub struct ExecutionClock {
-    start: Duration,
-    elapsed_ns: Arc<AtomicU64>,
-    started: std::time::Instant,
-    virtual_time: bool,
-}
-
-impl ExecutionClock {
-    /// Real time, as an operator's runtime would give.
-    pub fn real() -> Self {
-        ExecutionClock {
-            start: SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default(),
-            elapsed_ns: Arc::new(AtomicU64::new(0)),
-            started: std::time::Instant::now(),
-            virtual_time: false,
-        }
-    }
-
-    /// Time pinned at `epoch_seconds`, moving only when the guest sleeps.
-    pub fn pinned(epoch_seconds: u64) -> Self {
-        ExecutionClock {
-            start: Duration::from_secs(epoch_seconds),
-            elapsed_ns: Arc::new(AtomicU64::new(0)),
-            started: std::time::Instant::now(),
-            virtual_time: true,
-        }
-    }
-
-    fn advance(&self, by: Duration) {
-        let nanos = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
-        let _ = self
-            .elapsed_ns
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| Some(v.saturating_add(nanos)));
-    }
-
-    fn elapsed(&self) -> u64 {
-        if self.virtual_time {
-            self.elapsed_ns.load(Ordering::SeqCst)
-        } else {
-            u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX)
-        }
-    }
-}
-
-impl HostWallClock for ExecutionClock {
-    fn resolution(&self) -> Duration {
-        Duration::from_nanos(1)
-    }
-    fn now(&self) -> Duration {
-        self.start + Duration::from_nanos(self.elapsed())
-    }
-}
-
-impl HostMonotonicClock for ExecutionClock {
-    fn resolution(&self) -> u64 {
-        1
-    }
-    fn now(&self) -> u64 {
-        self.elapsed()
-    }
-}
-
 /// How one execution is run.
 pub struct ExecOptions {
     pub mode: Mode,
@@ -222,15 +172,43 @@ pub struct ExecOptions {
     pub deterministic_random: bool,
     /// The document store's folder, if the runtime has one.
     pub documents: Option<PathBuf>,
+    pub runtime: RuntimeMode,
+    /// Used in self-managed mode only.
+    pub grants: Grants,
+    pub limits: Limits,
 }
 
-/// The guest's error, as the CLI prints it.
+impl ExecOptions {
+    /// A replay in SaaS mode with the default limits.
+    pub fn replay(mode: Mode, policy: EgressPolicy, clock: ExecutionClock) -> Self {
+        ExecOptions {
+            mode,
+            policy,
+            clock,
+            inherit_stderr: false,
+            deterministic_random: true,
+            documents: None,
+            runtime: RuntimeMode::Saas,
+            grants: Grants::default(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// The execution's error, as the CLI prints it: the connector's own, or the
+/// runtime's when it stopped the execution (kind `limit-exceeded` or `internal`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct GuestError {
     pub kind: String,
     pub code: String,
     pub message: String,
     pub retryable: bool,
+}
+
+impl GuestError {
+    pub fn limit(code: &str, message: String) -> Self {
+        GuestError { kind: "limit-exceeded".into(), code: code.into(), message, retryable: false }
+    }
 }
 
 impl From<ConnectorError> for GuestError {
@@ -263,26 +241,104 @@ pub struct Execution {
     pub clock_elapsed: Duration,
 }
 
+/// How the engine allocates instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineSettings {
+    /// Pre-reserved instance slots (the pooling allocator), or on-demand allocation.
+    pub pooling: bool,
+    /// Slots in the pool: the most executions that can run at once.
+    pub pool_size: u32,
+    /// The largest linear memory a slot holds; executions may be capped lower.
+    pub max_memory: usize,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings { pooling: true, pool_size: 64, max_memory: Limits::default().max_memory }
+    }
+}
+
+/// Advances an engine's epoch until dropped: execution deadlines count its ticks.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+}
+
+impl EpochTicker {
+    fn start(engine: &Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (engine, flag) = (engine.weak(), stop.clone());
+        std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                match engine.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
+                }
+            }
+        });
+        EpochTicker { stop }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
 /// A compiled connector, ready to instantiate many times.
 pub struct Harness {
     engine: Engine,
     component: Component,
     pre: bindings::ConnectorPre<HostState>,
+    settings: EngineSettings,
+    _ticker: EpochTicker,
 }
 
 impl Harness {
-    pub fn engine_config() -> Config {
+    /// The engine configuration; `compile` and `load` must agree on it.
+    pub fn engine_config(settings: &EngineSettings) -> Config {
         let mut config = Config::new();
         config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        if settings.pooling {
+            let mut pool = PoolingAllocationConfig::default();
+            let n = settings.pool_size.max(1);
+            pool.total_component_instances(n)
+                .total_core_instances(n * 8)
+                .max_core_instances_per_component(8)
+                .total_memories(n * 2)
+                .max_memories_per_component(2)
+                .total_tables(n * 8)
+                .total_stacks(n)
+                .max_memory_size(settings.max_memory);
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        }
         config
+    }
+
+    /// Precompiles a component to native code for this engine configuration (a `.cwasm`).
+    pub fn compile(component: &Path, output: &Path, settings: &EngineSettings) -> Result<usize> {
+        let engine = Engine::new(&Self::engine_config(settings)).map_err(|e| anyhow!("engine: {e}"))?;
+        let wasm = std::fs::read(component).map_err(|e| anyhow!("cannot read {}: {e}", component.display()))?;
+        let native = engine
+            .precompile_component(&wasm)
+            .map_err(|e| anyhow!("cannot compile {}: {e}", component.display()))?;
+        std::fs::write(output, &native).map_err(|e| anyhow!("cannot write {}: {e}", output.display()))?;
+        Ok(native.len())
     }
 
     /// Loads a `.wasm` component (compiling it) or a `.cwasm` precompiled by this harness.
     pub fn load(path: &Path) -> Result<Harness> {
-        let engine = Engine::new(&Self::engine_config()).map_err(|e| anyhow!("engine: {e}"))?;
+        Self::load_with(path, EngineSettings::default())
+    }
+
+    pub fn load_with(path: &Path, settings: EngineSettings) -> Result<Harness> {
+        let engine = Engine::new(&Self::engine_config(&settings)).map_err(|e| anyhow!("engine: {e}"))?;
         let component = if path.extension().is_some_and(|e| e == "cwasm") {
             // SAFETY: a .cwasm is native code; only files produced by `textract-host
-            // compile` for this engine configuration are trusted here.
+            // compile` for this engine configuration are trusted here, and wasmtime
+            // checks that the file was compiled for a compatible configuration.
             unsafe { Component::deserialize_file(&engine, path) }
         } else {
             Component::from_file(&engine, path)
@@ -295,11 +351,14 @@ impl Harness {
         Self::link_execution_clock(&mut linker)?;
         bindings::textract::connector::document_store::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|e| anyhow!("linking the document store: {e}"))?;
+        bindings::textract::connector::runtime::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| anyhow!("linking the runtime interface: {e}"))?;
         let instance_pre = linker
             .instantiate_pre(&component)
             .map_err(|e| anyhow!("component {} cannot run here: {e}", path.display()))?;
         let pre = bindings::ConnectorPre::new(instance_pre).map_err(|e| anyhow!("not a connector component: {e}"))?;
-        Ok(Harness { engine, component, pre })
+        let ticker = EpochTicker::start(&engine);
+        Ok(Harness { engine, component, pre, settings, _ticker: ticker })
     }
 
     /// Replaces the monotonic clock's sleeps with ones on each execution's own
@@ -335,7 +394,16 @@ impl Harness {
             .collect()
     }
 
-    pub async fn execute(&self, input: &str, options: ExecOptions) -> Result<Execution> {
+    /// Instantiates a fresh instance in a fresh store and returns at once (the
+    /// per-execution start-up cost, for benchmarks).
+    pub async fn instantiate_only(&self) -> Result<()> {
+        let options = ExecOptions::replay(Mode::Live, EgressPolicy::deny_all(), ExecutionClock::pinned(0));
+        let (mut store, _, _) = self.store(options)?;
+        self.pre.instantiate_async(&mut store).await.map_err(|e| anyhow!("instantiation: {e}"))?;
+        Ok(())
+    }
+
+    fn store(&self, options: ExecOptions) -> Result<(Store<HostState>, MemoryOutputPipe, Arc<Mutex<Journal>>)> {
         let stderr = MemoryOutputPipe::new(64 * 1024);
         let mut wasi = WasiCtxBuilder::new();
         wasi.wall_clock(options.clock.clone()).monotonic_clock(options.clock.clone());
@@ -349,42 +417,88 @@ impl Harness {
             wasi.insecure_random(wasmtime_wasi::Deterministic::new((0..=255).rev().collect()));
             wasi.insecure_random_seed(0x7465_7874_7261_6374);
         }
+        let mut policy = options.policy;
+        if options.runtime == RuntimeMode::SelfManaged {
+            sandbox::grant_self_managed(&mut wasi, &options.grants, &mut policy)?;
+        }
         let journal = Arc::new(Mutex::new(Journal::default()));
-        let transport = Transport { policy: Arc::new(options.policy), mode: options.mode, journal: journal.clone() };
-        let clock = options.clock.clone();
+        let transport = Transport {
+            policy: Arc::new(policy),
+            mode: options.mode,
+            journal: journal.clone(),
+            limits: options.limits,
+        };
+        let max_memory = options.limits.max_memory.min(self.settings.max_memory);
         let state = HostState {
             table: ResourceTable::new(),
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),
             transport,
             clock: options.clock,
-            limits: MemoryLimits { max_bytes: DEFAULT_MAX_MEMORY, peak_bytes: 0 },
+            memory: MemoryLimits { max_bytes: max_memory, peak_bytes: 0, refused: false },
             documents: options.documents,
+            mode: options.runtime,
         };
         let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limits);
+        store.limiter(|s| &mut s.memory);
+        let ticks = (options.limits.timeout.as_millis() / EPOCH_TICK.as_millis()).max(1);
+        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
+        store.epoch_deadline_trap();
+        Ok((store, stderr, journal))
+    }
 
-        let instance = self
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| anyhow!("instantiating the connector failed: {e}"))?;
-        let outcome = instance
-            .call_execute(&mut store, input)
-            .await
-            .map_err(|e| anyhow!("the connector trapped: {e:?}"))
-            .context("execution aborted")?;
-        let peak_memory_bytes = store.data().limits.peak_bytes;
+    pub async fn execute(&self, input: &str, options: ExecOptions) -> Result<Execution> {
+        let limits = options.limits;
+        let clock = options.clock.clone();
+        let (mut store, stderr, journal) = self.store(options)?;
+
+        let run = async {
+            let instance = self.pre.instantiate_async(&mut store).await?;
+            instance.call_execute(&mut store, input).await
+        };
+        let finished = tokio::time::timeout(limits.timeout, run).await;
+        let state = store.data();
+        let outcome = match finished {
+            Err(_) => Err(time_limit(limits.timeout)),
+            Ok(Ok(result)) => result.map_err(GuestError::from),
+            Ok(Err(trap)) if state.memory.refused => Err(GuestError::limit(
+                "MemoryLimitExceeded",
+                format!(
+                    "The execution needed more than its memory limit of {} bytes and was stopped ({trap})",
+                    state.memory.max_bytes
+                ),
+            )),
+            Ok(Err(trap)) if trap.downcast_ref::<Trap>() == Some(&Trap::Interrupt) => Err(time_limit(limits.timeout)),
+            Ok(Err(trap)) => Err(GuestError {
+                kind: "internal".into(),
+                code: "GuestTrap".into(),
+                message: format!("The connector stopped unexpectedly: {trap}"),
+                retryable: false,
+            }),
+        };
+        let peak_memory_bytes = state.memory.peak_bytes;
         drop(store);
         let journal = Arc::try_unwrap(journal)
             .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
             .unwrap_or_else(|shared| shared.lock().map(|j| j.clone()).unwrap_or_default());
+        // A transport limit decides the outcome, whatever the guest made of the refusal.
+        let outcome = match &journal.limit_exceeded {
+            Some(limit) => Err(limit.clone()),
+            None => outcome,
+        };
         Ok(Execution {
-            outcome: outcome.map_err(GuestError::from),
+            outcome,
             stderr: String::from_utf8_lossy(&stderr.contents()).into_owned(),
             journal,
             peak_memory_bytes,
             clock_elapsed: Duration::from_nanos(clock.elapsed()),
         })
     }
+}
+
+fn time_limit(timeout: Duration) -> GuestError {
+    GuestError::limit(
+        "TimeLimitExceeded",
+        format!("The execution ran longer than its time limit of {:.1} s and was stopped", timeout.as_secs_f64()),
+    )
 }

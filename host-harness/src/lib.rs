@@ -4,8 +4,11 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod cassette;
+pub mod clock;
 pub mod egress;
+pub mod many;
 pub mod engine;
+pub mod sandbox;
 pub mod scenario;
 pub mod summary;
 pub mod transport;

@@ -1,17 +1,20 @@
 //! `textract-host`: run the textract-connector component from the command line.
 //!
-//! Exit codes: 0 a result on stdout; 3 a connector error on stdout as
-//! `{"error": {...}}`; 1 a harness failure, one line on stderr.
+//! Exit codes: 0 a result on stdout; 3 an execution error on stdout as
+//! `{"error": {...}}` (the connector's, or a limit the runtime enforced); 1 a
+//! harness failure, one line on stderr.
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use clap::{ArgGroup, Args, Parser, Subcommand};
 use std::io::Read as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use textract_host::cassette::{self, Cassette};
 use textract_host::egress::EgressPolicy;
-use textract_host::engine::{ExecOptions, ExecutionClock, Harness};
+use textract_host::engine::{EngineSettings, ExecOptions, ExecutionClock, Harness};
+use textract_host::many;
+use textract_host::sandbox::{self, Grants, Limits, RuntimeMode};
 use textract_host::transport::{Mode, Replayer};
 
 #[derive(Parser)]
@@ -25,11 +28,94 @@ struct Cli {
 enum Command {
     /// Execute the connector once on a JSON input.
     Run(RunArgs),
+    /// Execute many inputs at once, each in its own sandbox (the multi-tenant model).
+    RunMany(RunManyArgs),
+    /// Precompile the component to native code (a .cwasm that `run` loads in milliseconds).
+    Compile {
+        #[arg(long)]
+        component: Option<PathBuf>,
+        #[arg(long)]
+        output: PathBuf,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
     /// List the component's imports.
     Imports {
         #[arg(long)]
         component: Option<PathBuf>,
     },
+}
+
+/// What an execution is granted and how far it may go.
+#[derive(Args, Clone)]
+struct SandboxArgs {
+    /// Self-managed mode: grant the host's AWS_* variables, the AWS config folder
+    /// (read-only) and egress to STS and the metadata endpoints. Default: SaaS, none of it.
+    #[arg(long)]
+    self_managed: bool,
+    /// The AWS config folder granted in self-managed mode (default ~/.aws).
+    #[arg(long, value_name = "DIR")]
+    aws_config_dir: Option<PathBuf>,
+    /// Also allow calls to this host (`host`, `host:port` or `*.domain`). Repeatable.
+    #[arg(long = "allow-host", value_name = "HOST")]
+    allow_hosts: Vec<String>,
+    /// Serve `camunda` documents from this folder (one file per documentId).
+    #[arg(long, value_name = "DIR")]
+    documents: Option<PathBuf>,
+    /// The guest's memory limit (e.g. 256MiB).
+    #[arg(long, value_name = "SIZE", default_value = "512MiB")]
+    max_memory: String,
+    /// Wall-clock limit per execution (e.g. 90s, 15m).
+    #[arg(long, value_name = "DURATION", default_value = "15m")]
+    timeout: String,
+    /// Outgoing HTTP requests per execution.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_requests)]
+    max_requests: usize,
+    /// The largest response body an execution may receive (e.g. 512MiB).
+    #[arg(long, value_name = "SIZE", default_value = "512MiB")]
+    max_response_bytes: String,
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+#[derive(Args, Clone, Copy)]
+struct EngineArgs {
+    /// Allocate instances on demand instead of from a pre-reserved pool.
+    #[arg(long)]
+    no_pooling: bool,
+}
+
+impl SandboxArgs {
+    fn limits(&self) -> Result<Limits> {
+        Ok(Limits {
+            max_memory: sandbox::parse_bytes(&self.max_memory)?,
+            timeout: sandbox::parse_duration(&self.timeout)?,
+            max_requests: self.max_requests,
+            max_response_bytes: sandbox::parse_bytes(&self.max_response_bytes)?,
+        })
+    }
+
+    fn settings(&self) -> Result<EngineSettings> {
+        Ok(EngineSettings {
+            pooling: !self.engine.no_pooling,
+            max_memory: self.limits()?.max_memory,
+            ..EngineSettings::default()
+        })
+    }
+
+    fn runtime(&self) -> (RuntimeMode, Grants) {
+        if self.self_managed {
+            (RuntimeMode::SelfManaged, Grants::from_process(self.aws_config_dir.clone()))
+        } else {
+            (RuntimeMode::Saas, Grants::default())
+        }
+    }
+
+    fn policy(&self, input: &str) -> EgressPolicy {
+        let mut policy = EgressPolicy::implied_by(input);
+        self.allow_hosts.iter().for_each(|h| policy.allow(h));
+        policy
+    }
 }
 
 #[derive(Args)]
@@ -50,15 +136,9 @@ struct RunArgs {
     /// Forward requests to the real endpoints.
     #[arg(long)]
     live: bool,
-    /// Also allow calls to this host (`host`, `host:port` or `*.domain`). Repeatable.
-    #[arg(long = "allow-host", value_name = "HOST")]
-    allow_hosts: Vec<String>,
     /// Pin the guest's clock in replay (RFC 3339, UTC); default: the cassette's `recordedAt`.
     #[arg(long)]
     clock: Option<String>,
-    /// Serve `camunda` documents from this folder (one file per documentId).
-    #[arg(long, value_name = "DIR")]
-    documents: Option<PathBuf>,
     /// Indent the JSON output.
     #[arg(long)]
     pretty: bool,
@@ -68,6 +148,31 @@ struct RunArgs {
     /// Also write the result (or error) JSON to this file.
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
+    #[command(flatten)]
+    sandbox: SandboxArgs,
+}
+
+#[derive(Args)]
+#[command(group(ArgGroup::new("transport").required(true).multiple(false).args(["replay_dir", "live"])))]
+struct RunManyArgs {
+    /// A folder of input files (*.json).
+    #[arg(long, value_name = "DIR")]
+    inputs: PathBuf,
+    /// Where each input's result (NAME.json) or error (NAME.error.json) goes.
+    #[arg(long, value_name = "DIR")]
+    output: PathBuf,
+    /// Executions at once.
+    #[arg(long, default_value_t = 2)]
+    concurrency: usize,
+    #[arg(long)]
+    component: Option<PathBuf>,
+    /// Replay each input from the cassette of the same file name in this folder.
+    #[arg(long, value_name = "DIR")]
+    replay_dir: Option<PathBuf>,
+    #[arg(long)]
+    live: bool,
+    #[command(flatten)]
+    sandbox: SandboxArgs,
 }
 
 #[tokio::main]
@@ -75,6 +180,8 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(args).await,
+        Command::RunMany(args) => run_many(args).await,
+        Command::Compile { component, output, engine } => compile(component, &output, engine),
         Command::Imports { component } => imports(component),
     };
     match result {
@@ -87,11 +194,26 @@ async fn main() -> ExitCode {
     }
 }
 
+fn component_path(component: Option<PathBuf>) -> Result<PathBuf> {
+    let path = component.unwrap_or_else(textract_host::default_component_path);
+    if !path.is_file() {
+        bail!("no component at {} (build it with `make component`, or pass --component)", path.display());
+    }
+    Ok(path)
+}
+
 fn imports(component: Option<PathBuf>) -> Result<ExitCode> {
-    let harness = Harness::load(&component.unwrap_or_else(textract_host::default_component_path))?;
+    let harness = Harness::load(&component_path(component)?)?;
     for name in harness.imports() {
         println!("{name}");
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn compile(component: Option<PathBuf>, output: &Path, engine: EngineArgs) -> Result<ExitCode> {
+    let settings = EngineSettings { pooling: !engine.no_pooling, ..EngineSettings::default() };
+    let bytes = Harness::compile(&component_path(component)?, output, &settings)?;
+    eprintln!("textract-host: wrote {} ({bytes} bytes)", output.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -103,14 +225,9 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     } else {
         std::fs::read_to_string(&args.input).with_context(|| format!("cannot read input file {}", args.input))?
     };
-    let component = args.component.clone().unwrap_or_else(textract_host::default_component_path);
-    if !component.is_file() {
-        bail!("no component at {} (build it with `make component`, or pass --component)", component.display());
-    }
-    let harness = Harness::load(&component)?;
-
-    let mut policy = EgressPolicy::implied_by(&input);
-    args.allow_hosts.iter().for_each(|h| policy.allow(h));
+    let harness = Harness::load_with(&component_path(args.component.clone())?, args.sandbox.settings()?)?;
+    let policy = args.sandbox.policy(&input);
+    let (runtime, grants) = args.sandbox.runtime();
 
     let pinned = args.clock.as_deref().map(cassette::parse_rfc3339_utc).transpose()?;
     let deterministic_random = args.replay.is_some();
@@ -133,14 +250,20 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
 
     let started_at = std::time::SystemTime::now();
     let execution = harness
-        .execute(&input, ExecOptions {
+        .execute(
+            &input,
+            ExecOptions {
                 mode,
                 policy: policy.clone(),
                 clock,
                 inherit_stderr: true,
                 deterministic_random,
-                documents: args.documents.clone(),
-            })
+                documents: args.sandbox.documents.clone(),
+                runtime,
+                grants,
+                limits: args.sandbox.limits()?,
+            },
+        )
         .await?;
 
     for denied in &execution.journal.denied {
@@ -188,4 +311,24 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
         println!("{text}");
     }
     Ok(ExitCode::from(code))
+}
+
+async fn run_many(args: RunManyArgs) -> Result<ExitCode> {
+    let harness = Arc::new(Harness::load_with(&component_path(args.component.clone())?, args.sandbox.settings()?)?);
+    let (runtime, grants) = args.sandbox.runtime();
+    let sandbox_args = args.sandbox.clone();
+    let plan = many::Plan {
+        inputs: args.inputs.clone(),
+        output: args.output.clone(),
+        concurrency: args.concurrency.max(1),
+        replay_dir: args.replay_dir.clone(),
+        documents: args.sandbox.documents.clone(),
+        runtime,
+        grants,
+        limits: args.sandbox.limits()?,
+        policy: Arc::new(move |input: &str| sandbox_args.policy(input)),
+    };
+    let report = many::run(harness, plan).await?;
+    println!("{}", report.table());
+    Ok(if report.failed_to_run() { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

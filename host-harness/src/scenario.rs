@@ -10,6 +10,7 @@
 
 use crate::cassette::{parse_rfc3339_utc, Cassette};
 use crate::egress::EgressPolicy;
+use crate::sandbox::{Grants, Limits, RuntimeMode};
 use crate::engine::{ExecOptions, ExecutionClock, GuestError, Harness};
 use crate::transport::{Mode, Replayer};
 use anyhow::{bail, Context as _, Result};
@@ -39,6 +40,16 @@ pub struct ScenarioOptions {
     /// The document store's folder, relative to the scenario.
     #[serde(default)]
     pub documents: Option<String>,
+    /// Run in self-managed mode with these grants (SaaS otherwise).
+    #[serde(default)]
+    pub self_managed: bool,
+    /// `AWS_*` variables for self-managed mode; relative paths in `*_FILE`
+    /// variables are relative to the scenario folder.
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<String, String>,
+    /// The AWS config folder for self-managed mode, relative to the scenario.
+    #[serde(default)]
+    pub aws_config_dir: Option<String>,
 }
 
 /// Every scenario folder under `root`, sorted.
@@ -97,6 +108,19 @@ pub async fn run(harness: &Harness, dir: &Path) -> Result<Outcome> {
                 inherit_stderr: false,
                 deterministic_random: true,
                 documents: options.documents.as_ref().map(|d| dir.join(d)),
+                runtime: if options.self_managed { RuntimeMode::SelfManaged } else { RuntimeMode::Saas },
+                grants: Grants {
+                    env: options
+                        .env
+                        .iter()
+                        .map(|(k, v)| {
+                            let value = if k.ends_with("_FILE") { dir.join(v).to_string_lossy().into_owned() } else { v.clone() };
+                            (k.clone(), value)
+                        })
+                        .collect(),
+                    aws_config_dir: options.aws_config_dir.as_ref().map(|d| dir.join(d)),
+                },
+                limits: Limits::default(),
             },
         )
         .await?;

@@ -9,6 +9,8 @@
 
 use crate::cassette::{self, Cassette, Interaction, SeenRequest};
 use crate::egress::EgressPolicy;
+use crate::engine::GuestError;
+use crate::sandbox::Limits;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use std::future::Future;
@@ -25,6 +27,8 @@ pub struct Journal {
     pub denied: Vec<String>,
     /// Harness-level failures: the run fails even if the guest coped.
     pub problems: Vec<String>,
+    /// A per-execution limit the traffic passed: it decides the execution's outcome.
+    pub limit_exceeded: Option<GuestError>,
 }
 
 /// Serves requests from a cassette, first unused match wins.
@@ -96,6 +100,7 @@ pub struct Transport {
     pub policy: Arc<EgressPolicy>,
     pub mode: Mode,
     pub journal: Arc<Mutex<Journal>>,
+    pub limits: Limits,
 }
 
 type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
@@ -117,6 +122,18 @@ impl Transport {
         if !self.policy.allows(&host, port) {
             lock(&self.journal).denied.push(format!("{} {uri}", parts.method));
             return Err(HttpError::HttpRequestDenied);
+        }
+        {
+            let mut journal = lock(&self.journal);
+            if journal.sent.len() >= self.limits.max_requests {
+                journal.limit_exceeded.get_or_insert_with(|| {
+                    GuestError::limit(
+                        "RequestLimitExceeded",
+                        format!("The execution made more than its limit of {} outgoing requests and was stopped", self.limits.max_requests),
+                    )
+                });
+                return Err(HttpError::ConnectionLimitReached);
+            }
         }
         let bytes = body.collect().await?.to_bytes();
         let seen = SeenRequest {
@@ -144,8 +161,12 @@ impl Transport {
                 let (response, io) = wasmtime_wasi_http::default_send_request(forwarded, options).await?;
                 let driver = tokio::spawn(io);
                 let (parts, body) = response.into_parts();
-                let body = body.collect().await?.to_bytes().to_vec();
+                let limited = http_body_util::Limited::new(body, self.limits.max_response_bytes).collect().await;
                 driver.abort();
+                let body = match limited {
+                    Ok(collected) => collected.to_bytes().to_vec(),
+                    Err(_) => return Err(self.response_too_large()),
+                };
                 let headers: Vec<(String, String)> = parts
                     .headers
                     .iter()
@@ -158,6 +179,9 @@ impl Transport {
             }
         };
 
+        if body.len() > self.limits.max_response_bytes {
+            return Err(self.response_too_large());
+        }
         let mut builder = http::Response::builder().status(status);
         for (k, v) in &headers {
             builder = builder.header(k, v);
@@ -166,6 +190,17 @@ impl Transport {
             .body(full_body(Bytes::from(body)))
             .map_err(|e| HttpError::InternalError(Some(format!("bad recorded response: {e}"))))?;
         Ok((response, Box::new(async { Ok(()) }) as IoFuture))
+    }
+
+    fn response_too_large(&self) -> HttpError {
+        let limit = self.limits.max_response_bytes;
+        lock(&self.journal).limit_exceeded.get_or_insert_with(|| {
+            GuestError::limit(
+                "ResponseSizeLimitExceeded",
+                format!("A response body was larger than the limit of {limit} bytes; the execution was stopped"),
+            )
+        });
+        HttpError::HttpResponseBodySize(Some(limit as u64))
     }
 
     fn replay(

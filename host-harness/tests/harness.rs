@@ -8,6 +8,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use textract_host::cassette::Cassette;
 use textract_host::egress::EgressPolicy;
+use textract_host::sandbox::{Grants, Limits, RuntimeMode};
 use textract_host::engine::{ExecOptions, ExecutionClock};
 use textract_host::transport::{Mode, Replayer};
 
@@ -15,6 +16,9 @@ use textract_host::transport::{Mode, Replayer};
 const ALLOWED_IMPORTS: &[(&str, &str)] = &[
     ("wasi:http/outgoing-handler@0.2.12", "the connector's only way out: every AWS call"),
     ("textract:connector/document-store@0.1.0", "Camunda documents of type camunda"),
+    ("textract:connector/runtime@0.1.0", "SaaS or self-managed, told by the host"),
+    ("wasi:filesystem/types@0.2.12", "the AWS config files granted in self-managed mode (SaaS grants no preopens)"),
+    ("wasi:filesystem/preopens@0.2.12", "the AWS config files granted in self-managed mode (SaaS grants no preopens)"),
     ("wasi:http/types@0.2.12", "requests, responses and their bodies"),
     ("wasi:io/poll@0.2.12", "waiting for a response"),
     ("wasi:io/error@0.2.12", "stream errors"),
@@ -44,7 +48,7 @@ fn component_imports_only_the_allowlist() {
     for needed in ["wasi:http/outgoing-handler@0.2.12", "wasi:clocks/wall-clock@0.2.12"] {
         assert!(imports.iter().any(|i| i == needed), "{needed} missing from {imports:?}");
     }
-    for forbidden in ["wasi:filesystem", "wasi:sockets"] {
+    for forbidden in ["wasi:sockets", "wasi:http/incoming-handler"] {
         assert!(!imports.iter().any(|i| i.starts_with(forbidden)), "{forbidden} imported: {imports:?}");
     }
 }
@@ -75,6 +79,9 @@ fn a_denied_host_is_an_ordinary_guest_error_not_a_trap() {
                 inherit_stderr: false,
                 deterministic_random: true,
                 documents: None,
+                runtime: RuntimeMode::Saas,
+                grants: Grants::default(),
+                limits: Limits::default(),
             },
         ))
         .unwrap();
@@ -279,6 +286,9 @@ fn polling_merge_of_100_000_blocks_peaks_under_two_and_a_half_times_its_output()
                 inherit_stderr: false,
                 deterministic_random: true,
                 documents: None,
+                runtime: RuntimeMode::Saas,
+                grants: Grants::default(),
+                limits: Limits::default(),
             },
         ))
         .unwrap();
@@ -322,6 +332,9 @@ fn long_polls_write_progress_lines() {
                 inherit_stderr: false,
                 deterministic_random: true,
                 documents: None,
+                runtime: RuntimeMode::Saas,
+                grants: Grants::default(),
+                limits: Limits::default(),
             },
         ))
         .unwrap();
@@ -351,6 +364,9 @@ fn run_with_documents(input: &Value, documents: &std::path::Path) -> textract_ho
                 inherit_stderr: false,
                 deterministic_random: true,
                 documents: Some(documents.to_path_buf()),
+                runtime: RuntimeMode::Saas,
+                grants: Grants::default(),
+                limits: Limits::default(),
             },
         ))
         .unwrap()

@@ -99,13 +99,16 @@ def s3_doc(bucket="textract-demo-docs", name="paystubs/2025-12.png", version=Non
 SCENARIOS = {}
 
 
-def scenario(name, description, inp, *, interactions=(), expected=None, error=None, options=None, documents=None):
-    """documents: {document id: bytes} for the scenario's document store."""
+def scenario(name, description, inp, *, interactions=(), expected=None, error=None, options=None, documents=None,
+             files=None):
+    """documents: {document id: bytes} for the scenario's document store; files: {relative path: bytes}."""
     options = dict(options or {})
+    files = dict(files or {})
     if documents:
         options["documents"] = "documents"
+        files.update({"documents/" + doc_id: data for doc_id, data in documents.items()})
     SCENARIOS[name] = dict(description=description, input=inp, interactions=list(interactions),
-                           expected=expected, error=error, options=options, documents=documents or {})
+                           expected=expected, error=error, options=options, files=files)
 
 
 def sync_ok(name, description, inp, request, fixture_name, request_id):
@@ -910,6 +913,147 @@ scenario("sync-result-offloaded", "A SYNC result over advanced.maxResultBytes go
          expected=sync_summary)
 
 
+# ---- the default credentials chain (self-managed mode) ------------------------------------------------
+
+def chain_input(region="us-east-1", **extra):
+    inp = base_input(region=region, analyzeTables=True, **extra)
+    inp["authentication"] = {"type": "defaultCredentialsChain"}
+    if region is None:
+        del inp["configuration"]["region"]
+    return inp
+
+
+def chain_sync(name, description, inp, pre, creds, *, region="us-east-1", files=None, env=None, aws_dir=True):
+    """pre: interactions before the AnalyzeDocument call; creds: (key, secret, token) it must be signed with."""
+    key, secret, token = creds
+    rec, hdrs = response(200, None, "req-%s-0001" % name, body_ref="../fixtures/textract/employment-application.json")
+    call = textract_call("AnalyzeDocument", analyze_body(s3_doc(), ["TABLES"]), region, access_key=key,
+                         secret_key=secret, token=token)
+    options = {"selfManaged": True, "env": env or {}}
+    if aws_dir:
+        options["awsConfigDir"] = "aws"
+    scenario(name, description, inp, interactions=pre + [{"request": call, "response": rec}],
+             expected=camunda_shape.sync_result(200, hdrs, fixture("employment-application.json")),
+             options=options, documents=None, files=files)
+
+
+def sts_form(pairs):
+    return "&".join("%s=%s" % (quote(k, safe="-_.~"), quote(v, safe="-_.~")) for k, v in pairs)
+
+
+def sts_credentials_xml(action, key, secret, token):
+    return ('<%sResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><%sResult><Credentials>'
+            '<AccessKeyId>%s</AccessKeyId><SecretAccessKey>%s</SecretAccessKey><SessionToken>%s</SessionToken>'
+            '<Expiration>2026-01-15T10:30:00Z</Expiration></Credentials></%sResult>'
+            '<ResponseMetadata><RequestId>sts-req-1</RequestId></ResponseMetadata></%sResponse>'
+            % (action, action, key, secret, token, action, action))
+
+
+def sts_call(form, region="us-east-1", signer=None):
+    url = "https://sts.%s.amazonaws.com/" % region
+    body = form.encode()
+    headers = {"content-type": "application/x-www-form-urlencoded; charset=utf-8", "content-length": str(len(body))}
+    req = {"method": "POST", "url": url, "headers": {"content-type": headers["content-type"]}, "body": {"text": form}}
+    if signer:
+        signed, _, _ = sign("POST", url, headers, body, region, "sts", WHEN, None, access_key=signer[0], secret_key=signer[1])
+        req["expectSigned"] = signed
+    return req
+
+
+def xml_response(text, status=200):
+    return {"status": status, "headers": {"Content-Type": "text/xml", "x-amzn-RequestId": "sts-req-1"}, "body": {"text": text}}
+
+
+ENV_CREDS = ("AKIAENVIRONMENTEXAMPLE", "env/secret/EXAMPLEKEY", "env-session-token")
+PROFILE_FILE = b"[default]\naws_access_key_id = AKIAPROFILEEXAMPLE\naws_secret_access_key = profile/secret/EXAMPLEKEY\n\n[dev]\naws_access_key_id = AKIADEVPROFILEEXAMPLE\naws_secret_access_key = dev/secret/EXAMPLEKEY\n\n[base]\naws_access_key_id = AKIABASEPROFILEEXAMPLE\naws_secret_access_key = base/secret/EXAMPLEKEY\n"
+CONFIG_FILE = b"[default]\nregion = eu-west-1\n\n[profile dev]\nregion = eu-central-1\n\n[profile ops]\nrole_arn = arn:aws:iam::123456789012:role/textract-ops\nsource_profile = base\n"
+AWS_FILES = {"aws/credentials": PROFILE_FILE, "aws/config": CONFIG_FILE}
+
+chain_sync("chain-environment-first", "Self-managed, default chain: the environment's keys win over the profile files",
+           chain_input(), [], ENV_CREDS, files=AWS_FILES,
+           env={"AWS_ACCESS_KEY_ID": ENV_CREDS[0], "AWS_SECRET_ACCESS_KEY": ENV_CREDS[1], "AWS_SESSION_TOKEN": ENV_CREDS[2]})
+chain_sync("chain-profile-and-its-region", "The [default] profile of the granted credentials file; the region comes "
+           "from the config file when the input names none", chain_input(region=None), [],
+           ("AKIAPROFILEEXAMPLE", "profile/secret/EXAMPLEKEY", None), region="eu-west-1", files=AWS_FILES)
+chain_sync("chain-named-profile-env-region", "AWS_PROFILE picks the profile; AWS_REGION beats the profile's region",
+           chain_input(region=None), [], ("AKIADEVPROFILEEXAMPLE", "dev/secret/EXAMPLEKEY", None),
+           region="ap-southeast-2", files=AWS_FILES, env={"AWS_PROFILE": "dev", "AWS_REGION": "ap-southeast-2"})
+
+ROLE_CREDS = ("ASIAROLEEXAMPLE", "role/secret/EXAMPLEKEY", "role-session-token")
+assume_form = sts_form([("Action", "AssumeRole"), ("Version", "2011-06-15"),
+                        ("RoleArn", "arn:aws:iam::123456789012:role/textract-ops"), ("RoleSessionName", "textract-connector")])
+chain_sync("chain-profile-assume-role", "A profile with role_arn + source_profile: STS AssumeRole signed with the "
+           "source profile's keys, then Textract with the role's session", chain_input(),
+           [{"request": sts_call(assume_form, signer=("AKIABASEPROFILEEXAMPLE", "base/secret/EXAMPLEKEY")),
+             "response": xml_response(sts_credentials_xml("AssumeRole", *ROLE_CREDS))}],
+           ROLE_CREDS, files=AWS_FILES, env={"AWS_PROFILE": "ops"})
+
+WEB_CREDS = ("ASIAWEBIDENTITYEXAMPLE", "web/secret/EXAMPLEKEY", "web-session-token")
+web_form = sts_form([("Action", "AssumeRoleWithWebIdentity"), ("Version", "2011-06-15"),
+                     ("RoleArn", "arn:aws:iam::123456789012:role/textract-web"), ("RoleSessionName", "textract-connector"),
+                     ("WebIdentityToken", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ0ZXh0cmFjdCJ9.c2lnbmF0dXJl")])
+chain_sync("chain-web-identity", "AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN: an unsigned STS "
+           "AssumeRoleWithWebIdentity with the token file's contents, before any profile", chain_input(),
+           [{"request": sts_call(web_form), "response": xml_response(sts_credentials_xml("AssumeRoleWithWebIdentity", *WEB_CREDS))}],
+           WEB_CREDS, files=dict(AWS_FILES, **{"tokens/web-identity": b"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ0ZXh0cmFjdCJ9.c2lnbmF0dXJl\n"}),
+           env={"AWS_WEB_IDENTITY_TOKEN_FILE": "tokens/web-identity", "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/textract-web"})
+
+CONTAINER_CREDS = ("ASIACONTAINEREXAMPLE", "container/secret/EXAMPLEKEY", "container-session-token")
+metadata_json = lambda c: {"AccessKeyId": c[0], "SecretAccessKey": c[1], "Token": c[2], "Expiration": "2026-01-15T10:30:00Z"}
+chain_sync("chain-container", "ECS container credentials: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI with the token "
+           "from AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", chain_input(),
+           [{"request": {"method": "GET", "url": "http://169.254.170.2/v2/credentials/task-7f3a",
+                         "expectSigned": {"authorization": "ecs-container-token"}},
+             "response": {"status": 200, "headers": {"Content-Type": "application/json"}, "body": {"json": metadata_json(CONTAINER_CREDS)}}}],
+           CONTAINER_CREDS, files={"tokens/ecs": b"ecs-container-token\n"},
+           env={"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/credentials/task-7f3a",
+                "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": "tokens/ecs"}, aws_dir=False)
+
+IMDS_CREDS = ("ASIAIMDSEXAMPLE", "imds/secret/EXAMPLEKEY", "imds-session-token")
+imds = "http://169.254.169.254"
+chain_sync("chain-instance-metadata", "EC2 IMDSv2: a PUT for the token, then the role, then its credentials",
+           chain_input(),
+           [{"request": {"method": "PUT", "url": imds + "/latest/api/token",
+                         "headers": {"x-aws-ec2-metadata-token-ttl-seconds": "21600"}},
+             "response": {"status": 200, "headers": {}, "body": {"text": "imds-session-AQAEAExample=="}}},
+            {"request": {"method": "GET", "url": imds + "/latest/meta-data/iam/security-credentials/",
+                         "headers": {"x-aws-ec2-metadata-token": "imds-session-AQAEAExample=="}},
+             "response": {"status": 200, "headers": {}, "body": {"text": "textract-instance-role"}}},
+            {"request": {"method": "GET", "url": imds + "/latest/meta-data/iam/security-credentials/textract-instance-role",
+                         "headers": {"x-aws-ec2-metadata-token": "imds-session-AQAEAExample=="}},
+             "response": {"status": 200, "headers": {}, "body": {"json": dict(metadata_json(IMDS_CREDS), Code="Success")}}}],
+           IMDS_CREDS, aws_dir=False)
+
+scenario("chain-nothing-found", "Every source fails: the error lists each one and why, in order, and no secret",
+         chain_input(),
+         interactions=[
+             {"request": sts_call(sts_form([("Action", "AssumeRoleWithWebIdentity"), ("Version", "2011-06-15"),
+                                            ("RoleArn", "arn:aws:iam::123456789012:role/textract-web"),
+                                            ("RoleSessionName", "textract-connector"), ("WebIdentityToken", "expired-token")])),
+              "response": xml_response('<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
+                                       '<Code>ExpiredTokenException</Code><Message>Token expired: current date/time 1768469400 must be '
+                                       'before the expiration date/time 1768465800</Message></Error><RequestId>sts-req-2</RequestId>'
+                                       '</ErrorResponse>', status=400)},
+             {"request": {"method": "PUT", "url": imds + "/latest/api/token",
+                          "headers": {"x-aws-ec2-metadata-token-ttl-seconds": "21600"}},
+              "response": {"status": 404, "headers": {}}}],
+         error={"kind": "unauthorized", "code": "NoCredentials", "retryable": False,
+                "message": "The default credentials chain found no AWS credentials. Tried: "
+                           "1. environment variables: AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not; "
+                           "2. web identity: STS AssumeRoleWithWebIdentity for arn:aws:iam::123456789012:role/textract-web "
+                           "failed: AWS STS returned ExpiredTokenException (HTTP 400): Token expired: current date/time "
+                           "1768469400 must be before the expiration date/time 1768465800. Check the access key, the "
+                           "secret key and the IAM policy. (request id sts-req-2); "
+                           "3. shared config files: profile 'default' has no aws_access_key_id and aws_secret_access_key; "
+                           "4. container credentials: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and "
+                           "AWS_CONTAINER_CREDENTIALS_FULL_URI are not set; "
+                           "5. EC2 instance metadata (IMDSv2): http://169.254.169.254/latest/api/token answered HTTP 404"},
+         options={"selfManaged": True, "awsConfigDir": "aws",
+                  "env": {"AWS_SECRET_ACCESS_KEY": "TOPSECRET/never/printed", "AWS_WEB_IDENTITY_TOKEN_FILE": "tokens/web",
+                          "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/textract-web"}},
+         files={"aws/config": b"[default]\nregion = us-east-1\n", "tokens/web": b"expired-token"})
+
+
 def write_all():
     for name in sorted(os.listdir(TESTS)):
         path = os.path.join(TESTS, name)
@@ -924,10 +1068,9 @@ def write_all():
         options = dict(s["options"])
         options = {"description": s["description"], **options}
         open(os.path.join(path, "scenario.json"), "w").write(json.dumps(options, indent=2) + "\n")
-        if s["documents"]:
-            os.makedirs(os.path.join(path, "documents"))
-            for doc_id, data in s["documents"].items():
-                open(os.path.join(path, "documents", doc_id), "wb").write(data)
+        for rel, data in s["files"].items():
+            os.makedirs(os.path.dirname(os.path.join(path, rel)), exist_ok=True)
+            open(os.path.join(path, rel), "wb").write(data)
         if s["interactions"]:
             cassette = {"recordedAt": WHEN, "interactions": s["interactions"]}
             open(os.path.join(path, "cassette.json"), "w").write(json.dumps(cassette, indent=2, ensure_ascii=False) + "\n")

@@ -1,9 +1,14 @@
 //! The AWS identity a request is signed with. The secret never reaches a
 //! message or a `Debug` print: only the access key id's first characters do.
+//! `chain` finds one the way the AWS SDKs' default chain does, using only what
+//! the sandbox grants (self-managed mode).
+
+pub mod chain;
+pub mod profile;
 
 use std::fmt;
 
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct Credentials {
     pub access_key_id: String,
     pub secret_access_key: String,
