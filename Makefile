@@ -5,7 +5,7 @@ COMPONENT   = target/$(WASM_TARGET)/release/textract_connector.wasm
 FIXTURE     = target/$(WASM_TARGET)/release/sandbox_guest.wasm
 HOST        = target/debug/textract-host
 
-.PHONY: demo test component fixture host target clean
+.PHONY: demo test component fixture host target bench bench-quick sdk-baseline clean
 
 # Idempotent: adds the wasm target to the toolchain named in rust-toolchain.toml.
 target:
@@ -33,6 +33,19 @@ demo: component host
 
 test: component fixture
 	$(CARGO) test --workspace
+
+# The AWS SDK for Rust baseline: its own workspace and target folder, built only here.
+sdk-baseline:
+	cd bench/sdk-baseline && CARGO_TARGET_DIR=$(CURDIR)/target/sdk $(CARGO) build --release
+
+# Everything measured in one run on a release host (builds wasmtime in release once).
+bench: component sdk-baseline
+	$(CARGO) build --release -p textract-host --bins
+	target/release/textract-bench
+
+# A reduced run on the test build, to prove the bench works (CI runs it).
+bench-quick: component host
+	target/debug/textract-bench --quick
 
 clean:
 	$(CARGO) clean

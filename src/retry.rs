@@ -50,9 +50,9 @@ pub fn run<T>(
             Err(e) if transient(&e) && attempt < attempts => {
                 let delay = backoff(ctx, attempt);
                 ctx.platform.progress(&format!(
-                    "textract: {what} failed ({}), attempt {attempt} of {attempts}; retrying in {:.1}s",
+                    "textract: {what} failed ({}), attempt {attempt} of {attempts}; retrying in {}",
                     e.code(),
-                    delay.as_secs_f64()
+                    crate::execution::polling::human(delay)
                 ));
                 ctx.platform.sleep(delay);
                 attempt += 1;

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod egress;
 pub mod many;
 pub mod engine;
+pub mod generated;
 pub mod sandbox;
 pub mod scenario;
 pub mod summary;

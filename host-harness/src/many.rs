@@ -70,14 +70,28 @@ impl Report {
         let errors = self.rows.iter().filter(|r| r.outcome != "ok" && !r.outcome.starts_with("failed")).count();
         let failed = self.rows.iter().filter(|r| r.outcome.starts_with("failed")).count();
         out.push_str(&format!(
-            "{} executions: {} ok, {errors} errors, {failed} failed to run; {:.2} s, {:.1} executions/s",
+            "{} executions: {} ok, {errors} errors, {failed} failed to run; {:.2} s, {:.1} executions/s, peak RSS {:.1} MiB",
             self.rows.len(),
             self.ok(),
             self.elapsed.as_secs_f64(),
-            self.rows.len() as f64 / self.elapsed.as_secs_f64().max(1e-9)
+            self.rows.len() as f64 / self.elapsed.as_secs_f64().max(1e-9),
+            peak_rss_bytes() as f64 / (1 << 20) as f64
         ));
         out
     }
+}
+
+/// This process's peak resident memory (Linux `VmHWM`; 0 elsewhere).
+pub fn peak_rss_bytes() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<usize>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
 }
 
 pub async fn run(harness: Arc<Harness>, plan: Plan) -> Result<Report> {

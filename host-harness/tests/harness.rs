@@ -8,7 +8,6 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use textract_host::cassette::Cassette;
 use textract_host::egress::EgressPolicy;
-use textract_host::sandbox::{Grants, Limits, RuntimeMode};
 use textract_host::engine::{ExecOptions, ExecutionClock};
 use textract_host::transport::{Mode, Replayer};
 
@@ -72,17 +71,7 @@ fn a_denied_host_is_an_ordinary_guest_error_not_a_trap() {
     let execution = rt
         .block_on(common::harness().execute(
             &sync_input(None),
-            ExecOptions {
-                mode: Mode::Replay(replayer),
-                policy: EgressPolicy::deny_all(),
-                clock: ExecutionClock::pinned(1_768_469_400),
-                inherit_stderr: false,
-                deterministic_random: true,
-                documents: None,
-                runtime: RuntimeMode::Saas,
-                grants: Grants::default(),
-                limits: Limits::default(),
-            },
+            ExecOptions::replay(Mode::Replay(replayer), EgressPolicy::deny_all(), ExecutionClock::pinned(1_768_469_400)),
         ))
         .unwrap();
     let err = execution.outcome.unwrap_err();
@@ -221,75 +210,18 @@ fn record_then_replay_and_live_against_a_local_endpoint() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// A finished job of `pages` result pages of `per_page` blocks each, cut from a
-/// real response, as a cassette (no signature assertions: only memory is measured).
-fn big_job_cassette(pages: usize, per_page: usize) -> Cassette {
-    let fixture: Value = serde_json::from_str(
-        &std::fs::read_to_string(common::workspace().join("tests/fixtures/textract/form1005-response.json")).unwrap(),
-    )
-    .unwrap();
-    let source = fixture["Blocks"].as_array().unwrap();
-    let headers = json!({"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": "req-big"});
-    let mut interactions = vec![json!({
-        "request": {"method": "POST", "url": "https://textract.us-east-1.amazonaws.com/",
-                    "headers": {"x-amz-target": "Textract.StartDocumentAnalysis"},
-                    "body": {"json": {"DocumentLocation": {"S3Object": {"Bucket": "bucket", "Name": "big.pdf"}},
-                                      "FeatureTypes": ["FORMS"], "ClientRequestToken": "tc-000102030405060708090a0b0c0d0e0f"}}},
-        "response": {"status": 200, "headers": headers, "body": {"json": {"JobId": "big-job"}}}
-    })];
-    for p in 0..pages {
-        let blocks: Vec<Value> = (0..per_page)
-            .map(|i| {
-                let mut b = source[(p * per_page + i) % source.len()].clone();
-                b["Id"] = json!(format!("block-{p}-{i}"));
-                b["Page"] = json!(p + 1);
-                b
-            })
-            .collect();
-        let mut body = json!({"DocumentMetadata": {"Pages": pages}, "JobStatus": "SUCCEEDED", "Blocks": blocks,
-                              "AnalyzeDocumentModelVersion": "1.0"});
-        if p + 1 < pages {
-            body["NextToken"] = json!(format!("token-{}", p + 1));
-        }
-        let mut request_body = json!({"JobId": "big-job", "MaxResults": 1000});
-        if p > 0 {
-            request_body["NextToken"] = json!(format!("token-{p}"));
-        }
-        interactions.push(json!({
-            "request": {"method": "POST", "url": "https://textract.us-east-1.amazonaws.com/",
-                        "headers": {"x-amz-target": "Textract.GetDocumentAnalysis"}, "body": {"json": request_body}},
-            "response": {"status": 200, "headers": headers, "body": {"json": body}}
-        }));
-    }
-    serde_json::from_value(json!({"interactions": interactions})).unwrap()
-}
-
 #[test]
 fn polling_merge_of_100_000_blocks_peaks_under_two_and_a_half_times_its_output() {
     let (pages, per_page) = (100, 1000);
-    let input = json!({
-        "authentication": {"accessKey": "AKIDEXAMPLE", "secretKey": "secret"},
-        "configuration": {"region": "us-east-1"},
-        "input": {"executionType": "POLLING", "documentS3Bucket": "bucket", "documentName": "big.pdf", "analyzeForms": true}
-    })
-    .to_string();
-    let replayer = Arc::new(Mutex::new(Replayer::new(big_job_cassette(pages, per_page), ".".into())));
+    let response = std::fs::read_to_string(common::workspace().join("tests/fixtures/textract/form1005-response.json")).unwrap();
+    let (cassette, input) = textract_host::generated::big_polling_job(&response, pages, per_page).unwrap();
+    let replayer = Arc::new(Mutex::new(Replayer::new(cassette, ".".into())));
     let rt = common::runtime();
     let started = std::time::Instant::now();
     let execution = rt
         .block_on(common::harness().execute(
             &input,
-            ExecOptions {
-                mode: Mode::Replay(replayer.clone()),
-                policy: EgressPolicy::implied_by(&input),
-                clock: ExecutionClock::pinned(1_768_469_400),
-                inherit_stderr: false,
-                deterministic_random: true,
-                documents: None,
-                runtime: RuntimeMode::Saas,
-                grants: Grants::default(),
-                limits: Limits::default(),
-            },
+            ExecOptions::replay(Mode::Replay(replayer.clone()), EgressPolicy::implied_by(&input), ExecutionClock::pinned(1_768_469_400)),
         ))
         .unwrap();
     let elapsed = started.elapsed();
@@ -325,17 +257,7 @@ fn long_polls_write_progress_lines() {
     let execution = common::runtime()
         .block_on(common::harness().execute(
             &input,
-            ExecOptions {
-                mode: Mode::Replay(replayer),
-                policy: EgressPolicy::implied_by(&input),
-                clock: ExecutionClock::pinned(time),
-                inherit_stderr: false,
-                deterministic_random: true,
-                documents: None,
-                runtime: RuntimeMode::Saas,
-                grants: Grants::default(),
-                limits: Limits::default(),
-            },
+            ExecOptions::replay(Mode::Replay(replayer), EgressPolicy::implied_by(&input), ExecutionClock::pinned(time)),
         ))
         .unwrap();
     assert!(execution.outcome.is_ok());
@@ -354,22 +276,9 @@ fn long_polls_write_progress_lines() {
 fn run_with_documents(input: &Value, documents: &std::path::Path) -> textract_host::engine::Execution {
     let input = input.to_string();
     let replayer = Arc::new(Mutex::new(Replayer::new(Cassette::default(), ".".into())));
-    common::runtime()
-        .block_on(common::harness().execute(
-            &input,
-            ExecOptions {
-                mode: Mode::Replay(replayer),
-                policy: EgressPolicy::implied_by(&input),
-                clock: ExecutionClock::pinned(1_768_469_400),
-                inherit_stderr: false,
-                deterministic_random: true,
-                documents: Some(documents.to_path_buf()),
-                runtime: RuntimeMode::Saas,
-                grants: Grants::default(),
-                limits: Limits::default(),
-            },
-        ))
-        .unwrap()
+    let mut options = ExecOptions::replay(Mode::Replay(replayer), EgressPolicy::implied_by(&input), ExecutionClock::pinned(1_768_469_400));
+    options.documents = Some(documents.to_path_buf());
+    common::runtime().block_on(common::harness().execute(&input, options)).unwrap()
 }
 
 fn document_input(execution: &str, document_id: &str) -> Value {

@@ -216,12 +216,15 @@ impl Merged {
     }
 }
 
-/// `90s` → `1m30s`, for progress lines and messages.
-fn human(d: Duration) -> String {
-    let secs = d.as_secs_f64();
-    if secs < 60.0 {
-        let text = format!("{secs:.1}");
-        format!("{}s", text.trim_end_matches(".0"))
+/// `90s` → `1m30s`, for progress lines and messages. Integer arithmetic only:
+/// float formatting would add its tables to the component for one digit.
+pub(crate) fn human(d: Duration) -> String {
+    if d < Duration::from_secs(60) {
+        let tenths = d.as_millis() / 100;
+        match tenths % 10 {
+            0 => format!("{}s", tenths / 10),
+            t => format!("{}.{t}s", tenths / 10),
+        }
     } else {
         let whole = d.as_secs();
         match whole % 60 {
