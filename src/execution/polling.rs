@@ -104,7 +104,7 @@ pub(crate) fn finish(
         let (response, page) = super::get_page(ctx, task, job_id, Some(&token))?;
         pages += 1;
         next = merged.add(response, page);
-        if pages % 10 == 0 {
+        if pages.is_multiple_of(10) {
             ctx.platform.progress(&format!(
                 "textract: job {job_id} results: page {pages}, {} blocks so far",
                 merged.blocks
