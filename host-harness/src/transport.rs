@@ -104,6 +104,8 @@ pub struct Transport {
 }
 
 type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
+/// A response to hand the guest: status, headers, body.
+type Answer = (u16, Vec<(String, String)>, Vec<u8>);
 type Reply = Result<(http::Response<WasiBody>, IoFuture), HttpError>;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -207,7 +209,7 @@ impl Transport {
         &self,
         replayer: &Mutex<Replayer>,
         seen: &SeenRequest,
-    ) -> Result<(u16, Vec<(String, String)>, Vec<u8>), String> {
+    ) -> Result<Answer, String> {
         let mut replayer = lock(replayer);
         let index = replayer.find(seen)?;
         let interaction = &replayer.cassette.interactions[index];

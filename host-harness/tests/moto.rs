@@ -2,6 +2,7 @@
 //! against a moto server that verifies every SigV4 signature. `.ci/run` starts
 //! moto, prepares it with `tests/moto/setup.py` and sets `TEXTRACT_MOTO_CONFIG`;
 //! without it these tests say why they skip.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Runs every scenario folder under `tests/` through the component in replay.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

@@ -68,7 +68,10 @@ pub struct RawRequest {
 
 /// A one-thread HTTP/1.1 server on 127.0.0.1 that answers `responses` in order,
 /// one connection each, then stops. Returns its port and the requests it saw.
-pub fn serve(responses: Vec<(u16, Vec<(&'static str, String)>, Vec<u8>)>) -> (u16, std::thread::JoinHandle<Vec<RawRequest>>) {
+/// One canned answer: status, headers, body.
+pub type Canned = (u16, Vec<(&'static str, String)>, Vec<u8>);
+
+pub fn serve(responses: Vec<Canned>) -> (u16, std::thread::JoinHandle<Vec<RawRequest>>) {
     use std::io::{BufRead, BufReader, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
