@@ -83,7 +83,7 @@ impl JsonOut {
         }
     }
 
-    pub fn opt_str_list(&mut self, items: Option<&[String]>) {
+    pub fn opt_str_list<T: std::ops::Deref<Target = str>>(&mut self, items: Option<&[T]>) {
         match items {
             None => self.null(),
             Some(items) => {
@@ -311,7 +311,7 @@ pub fn write_warnings(out: &mut JsonOut, warnings: Option<&[Warning]>) {
 }
 
 /// Writes the elements of a block list (without the brackets).
-pub fn write_blocks(out: &mut JsonOut, blocks: &[Block], first: bool) {
+pub fn write_blocks(out: &mut JsonOut, blocks: &[Block<'_>], first: bool) {
     for (i, b) in blocks.iter().enumerate() {
         if i > 0 || !first {
             out.raw(",");
@@ -320,7 +320,7 @@ pub fn write_blocks(out: &mut JsonOut, blocks: &[Block], first: bool) {
     }
 }
 
-fn write_block(out: &mut JsonOut, b: &Block) {
+fn write_block(out: &mut JsonOut, b: &Block<'_>) {
     out.raw("{");
     out.key("blockType");
     out.opt_str(b.block_type.as_deref());

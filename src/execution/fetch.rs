@@ -7,12 +7,13 @@ use crate::validation::Task;
 
 pub fn run(ctx: &mut Context<'_>, task: &Task) -> Result<String> {
     let job_id = task.job_id.as_deref().ok_or_else(|| Error::Internal("FETCH task without a job id".into()))?;
-    let (response, page) = super::get_page(ctx, task, job_id, None)?;
+    let response = super::get_page(ctx, task, job_id, None)?;
+    let page = super::parse_page(&response)?;
     match page.job_status.as_deref() {
         Some("IN_PROGRESS") => Err(Error::JobPending {
             code: "JobInProgress",
             message: format!("Textract job {job_id} is still IN_PROGRESS; fetch its results again later"),
         }),
-        _ => super::polling::finish(ctx, task, job_id, response, page),
+        _ => super::polling::finish(ctx, task, job_id, &response, page),
     }
 }

@@ -132,19 +132,16 @@ fn start_job(
     Ok((response, job_id))
 }
 
-/// One GetDocumentAnalysis page (with retries).
-fn get_page(
-    ctx: &mut Context<'_>,
-    task: &Task,
-    job_id: &str,
-    next_token: Option<&str>,
-) -> Result<(HttpResponse, GetDocumentAnalysisResponse)> {
+/// One GetDocumentAnalysis page (with retries). The caller parses the body
+/// with `textract::parse_body`, borrowing from it while it renders the page.
+fn get_page(ctx: &mut Context<'_>, task: &Task, job_id: &str, next_token: Option<&str>) -> Result<HttpResponse> {
     const OPERATION: &str = "GetDocumentAnalysis";
     let request = GetDocumentAnalysisRequest { job_id, max_results: MAX_RESULTS, next_token };
     let body = serde_json::to_vec(&request).map_err(|e| Error::Internal(format!("request encoding: {e}")))?;
-    let mut response = retry::run(ctx, task.retry, OPERATION, |ctx| textract::call(ctx, task, OPERATION, body.clone()))?;
-    let parsed: GetDocumentAnalysisResponse = textract::parse_body(OPERATION, &response.body)?;
-    // The parsed page holds everything; the raw body is not needed any more.
-    response.body = Vec::new();
-    Ok((response, parsed))
+    retry::run(ctx, task.retry, OPERATION, |ctx| textract::call(ctx, task, OPERATION, body.clone()))
+}
+
+/// Parses a page fetched by [`get_page`].
+fn parse_page(response: &HttpResponse) -> Result<GetDocumentAnalysisResponse<'_>> {
+    textract::parse_body("GetDocumentAnalysis", &response.body)
 }

@@ -58,7 +58,8 @@ fn start_and_wait(ctx: &mut Context<'_>, task: &Task, document: &super::JobDocum
         }
         ctx.platform.sleep(interval.min(task.poll.timeout - waited));
         polls += 1;
-        let (response, page) = super::get_page(ctx, task, &job_id, None)?;
+        let response = super::get_page(ctx, task, &job_id, None)?;
+        let page = super::parse_page(&response)?;
         match page.job_status.as_deref() {
             Some("IN_PROGRESS") => {
                 let elapsed = ctx.platform.monotonic().saturating_sub(started);
@@ -69,7 +70,7 @@ fn start_and_wait(ctx: &mut Context<'_>, task: &Task, document: &super::JobDocum
                     human(interval)
                 ));
             }
-            _ => return finish(ctx, task, &job_id, response, page),
+            _ => return finish(ctx, task, &job_id, &response, page),
         }
     }
 }
@@ -79,8 +80,8 @@ pub(crate) fn finish(
     ctx: &mut Context<'_>,
     task: &Task,
     job_id: &str,
-    response: HttpResponse,
-    page: GetDocumentAnalysisResponse,
+    response: &HttpResponse,
+    page: GetDocumentAnalysisResponse<'_>,
 ) -> Result<String> {
     match page.job_status.as_deref() {
         Some("SUCCEEDED") | Some("PARTIAL_SUCCESS") => {}
@@ -101,9 +102,9 @@ pub(crate) fn finish(
     let mut next = merged.add(response, page);
     let mut pages = 1u32;
     while let Some(token) = next {
-        let (response, page) = super::get_page(ctx, task, job_id, Some(&token))?;
+        let response = super::get_page(ctx, task, job_id, Some(&token))?;
         pages += 1;
-        next = merged.add(response, page);
+        next = merged.add(&response, super::parse_page(&response)?);
         if pages.is_multiple_of(10) {
             ctx.platform.progress(&format!(
                 "textract: job {job_id} results: page {pages}, {} blocks so far",
@@ -143,8 +144,8 @@ struct Merged {
 }
 
 impl Merged {
-    /// Takes in one page; returns its NextToken.
-    fn add(&mut self, response: HttpResponse, page: GetDocumentAnalysisResponse) -> Option<String> {
+    /// Takes in one page (rendering its blocks at once); returns its NextToken.
+    fn add(&mut self, response: &HttpResponse, page: GetDocumentAnalysisResponse<'_>) -> Option<String> {
         if let Some(blocks) = page.blocks.as_deref().filter(|b| !b.is_empty()) {
             let mut out = JsonOut::with_capacity(blocks.len() * 700);
             output::write_blocks(&mut out, blocks, true);
@@ -160,7 +161,8 @@ impl Merged {
                 }
             }
         }
-        self.response = Some(response);
+        // The headers are what the result shows of the response; the body is done with.
+        self.response = Some(HttpResponse { status: response.status, headers: response.headers.clone(), body: Vec::new() });
         self.metadata = page.document_metadata.or(self.metadata.take());
         self.status = page.job_status.or(self.status.take());
         self.status_message = page.status_message;
