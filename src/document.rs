@@ -87,7 +87,13 @@ impl Document {
             .as_deref()
             .unwrap_or("")
             .chars()
-            .map(|c| if c == '/' || c == '\\' || c.is_control() { '_' } else { c })
+            .map(|c| {
+                if c == '/' || c == '\\' || c.is_control() {
+                    '_'
+                } else {
+                    c
+                }
+            })
             .collect();
         let cleaned = cleaned.trim().trim_matches('.').to_string();
         if cleaned.is_empty() {
@@ -98,7 +104,10 @@ impl Document {
     }
 
     fn label(&self) -> String {
-        self.file_name.as_deref().map(|n| format!("'{n}'")).unwrap_or_else(|| "the document".into())
+        self.file_name
+            .as_deref()
+            .map(|n| format!("'{n}'"))
+            .unwrap_or_else(|| "the document".into())
     }
 }
 
@@ -118,9 +127,17 @@ pub enum StoreError {
 pub fn load(ctx: &mut Context<'_>, reference: &Value) -> Result<Document> {
     let reference = single(reference)?;
     let obj = reference.as_object().ok_or_else(|| {
-        invalid("DocumentInvalid", "input.document must be a Camunda document reference (a JSON object)".into())
+        invalid(
+            "DocumentInvalid",
+            "input.document must be a Camunda document reference (a JSON object)".into(),
+        )
     })?;
-    let text = |key: &str| obj.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
+    let text = |key: &str| {
+        obj.get(key)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    };
     let metadata_text = |key: &str| {
         obj.get("metadata")
             .and_then(|m| m.get(key))
@@ -132,21 +149,19 @@ pub fn load(ctx: &mut Context<'_>, reference: &Value) -> Result<Document> {
     let kind = text(DISCRIMINATOR).unwrap_or("").to_ascii_lowercase();
     let (file_name, bytes) = match kind.as_str() {
         "inline" => {
-            let content = text("content").ok_or_else(|| {
-                invalid("DocumentInvalid", "The inline document has no base64 'content'".into())
-            })?;
+            let content = text("content")
+                .ok_or_else(|| invalid("DocumentInvalid", "The inline document has no base64 'content'".into()))?;
             (text("name").map(str::to_string), decode_base64(content)?)
         }
         "external" => {
-            let url = text("url")
-                .ok_or_else(|| invalid("DocumentInvalid", "The external document has no 'url'".into()))?;
+            let url =
+                text("url").ok_or_else(|| invalid("DocumentInvalid", "The external document has no 'url'".into()))?;
             let name = text("name").map(str::to_string).or_else(|| url_file_name(url));
             (name, fetch(ctx, url)?)
         }
         "camunda" => {
-            let id = text("documentId").ok_or_else(|| {
-                invalid("DocumentInvalid", "The Camunda document has no 'documentId'".into())
-            })?;
+            let id = text("documentId")
+                .ok_or_else(|| invalid("DocumentInvalid", "The Camunda document has no 'documentId'".into()))?;
             let bytes = read_store(ctx, text("storeId"), id)?;
             if let Some(expected) = text("contentHash") {
                 check_hash(id, expected, &bytes)?;
@@ -170,7 +185,10 @@ pub fn load(ctx: &mut Context<'_>, reference: &Value) -> Result<Document> {
 }
 
 fn check(file_name: Option<String>, bytes: Vec<u8>) -> Result<Document> {
-    let label = file_name.as_deref().map(|n| format!("'{n}'")).unwrap_or_else(|| "the document".into());
+    let label = file_name
+        .as_deref()
+        .map(|n| format!("'{n}'"))
+        .unwrap_or_else(|| "the document".into());
     if bytes.is_empty() {
         return Err(invalid("DocumentEmpty", format!("The document {label} is empty")));
     }
@@ -184,13 +202,21 @@ fn check(file_name: Option<String>, bytes: Vec<u8>) -> Result<Document> {
             ),
         )
     })?;
-    Ok(Document { file_name, bytes, format })
+    Ok(Document {
+        file_name,
+        bytes,
+        format,
+    })
 }
 
 /// Real-time analysis takes a single document up to 10 MB.
 pub fn check_sync_size(doc: &Document) -> Result<()> {
     if doc.bytes.len() > SYNC_MAX_BYTES {
-        return Err(too_large(doc, SYNC_MAX_BYTES, "real-time (SYNC) analysis takes at most 10 MB; use POLLING for larger PDF or TIFF documents"));
+        return Err(too_large(
+            doc,
+            SYNC_MAX_BYTES,
+            "real-time (SYNC) analysis takes at most 10 MB; use POLLING for larger PDF or TIFF documents",
+        ));
     }
     Ok(())
 }
@@ -198,8 +224,14 @@ pub fn check_sync_size(doc: &Document) -> Result<()> {
 /// Asynchronous jobs take PDF and TIFF up to 500 MB, images up to 10 MB.
 pub fn check_async_size(doc: &Document) -> Result<()> {
     let (limit, why) = match doc.format {
-        Format::Pdf | Format::Tiff => (ASYNC_DOCUMENT_MAX_BYTES, "asynchronous analysis takes PDF and TIFF documents up to 500 MB"),
-        Format::Png | Format::Jpeg => (SYNC_MAX_BYTES, "asynchronous analysis takes PNG and JPEG images up to 10 MB"),
+        Format::Pdf | Format::Tiff => (
+            ASYNC_DOCUMENT_MAX_BYTES,
+            "asynchronous analysis takes PDF and TIFF documents up to 500 MB",
+        ),
+        Format::Png | Format::Jpeg => (
+            SYNC_MAX_BYTES,
+            "asynchronous analysis takes PNG and JPEG images up to 10 MB",
+        ),
     };
     if doc.bytes.len() > limit {
         return Err(too_large(doc, limit, why));
@@ -224,7 +256,10 @@ fn single(reference: &Value) -> Result<&Value> {
         Value::Array(items) if items.len() == 1 => Ok(&items[0]),
         Value::Array(items) => Err(invalid(
             "TooManyDocuments",
-            format!("Exactly one document can be analysed per execution, but {} were given", items.len()),
+            format!(
+                "Exactly one document can be analysed per execution, but {} were given",
+                items.len()
+            ),
         )),
         other => Ok(other),
     }
@@ -239,7 +274,10 @@ fn decode_base64(content: &str) -> Result<Vec<u8>> {
             return Ok(bytes);
         }
     }
-    Err(invalid("DocumentInvalid", "The inline document's 'content' is not valid base64".into()))
+    Err(invalid(
+        "DocumentInvalid",
+        "The inline document's 'content' is not valid base64".into(),
+    ))
 }
 
 /// GETs an external document. The runtime's egress policy decides whether
@@ -247,15 +285,27 @@ fn decode_base64(content: &str) -> Result<Vec<u8>> {
 fn fetch(ctx: &mut Context<'_>, url: &str) -> Result<Vec<u8>> {
     let lower = url.to_ascii_lowercase();
     if !(lower.starts_with("https://") || lower.starts_with("http://")) {
-        return Err(invalid("DocumentInvalid", format!("The external document URL must be http(s): {url}")));
+        return Err(invalid(
+            "DocumentInvalid",
+            format!("The external document URL must be http(s): {url}"),
+        ));
     }
-    let request = HttpRequest { method: "GET", url: url.to_string(), headers: Vec::new(), body: Vec::new(), timeout: None };
+    let request = HttpRequest {
+        method: "GET",
+        url: url.to_string(),
+        headers: Vec::new(),
+        body: Vec::new(),
+        timeout: None,
+    };
     let response = crate::retry::run(ctx, crate::retry::RetryPolicy::default(), "document download", |ctx| {
         let response = ctx.http.send(&request)?;
         if matches!(response.status, 500 | 502 | 503 | 504) {
             return Err(Error::Transport {
                 code: format!("Http{}", response.status),
-                message: format!("Downloading the document from {url} failed with HTTP {}", response.status),
+                message: format!(
+                    "Downloading the document from {url} failed with HTTP {}",
+                    response.status
+                ),
             });
         }
         Ok(response)
@@ -263,7 +313,10 @@ fn fetch(ctx: &mut Context<'_>, url: &str) -> Result<Vec<u8>> {
     if !response.is_success() {
         return Err(invalid(
             "DocumentFetchFailed",
-            format!("Downloading the document from {url} failed with HTTP {}", response.status),
+            format!(
+                "Downloading the document from {url} failed with HTTP {}",
+                response.status
+            ),
         ));
     }
     Ok(response.body)
@@ -275,9 +328,10 @@ fn read_store(ctx: &mut Context<'_>, store_id: Option<&str>, id: &str) -> Result
             "DocumentNotFound",
             format!("The document store has no document '{id}' (it may have expired)"),
         ),
-        StoreError::Denied(why) => {
-            invalid("DocumentAccessDenied", format!("The runtime refused access to document '{id}': {why}"))
-        }
+        StoreError::Denied(why) => invalid(
+            "DocumentAccessDenied",
+            format!("The runtime refused access to document '{id}': {why}"),
+        ),
         StoreError::Unavailable(why) => Error::Transport {
             code: "DocumentStoreUnavailable".into(),
             message: format!("The document store could not read document '{id}': {why}"),
@@ -287,7 +341,10 @@ fn read_store(ctx: &mut Context<'_>, store_id: Option<&str>, id: &str) -> Result
 
 /// `contentHash` is the SHA-256 of the bytes, in hex (optionally `sha256:`-prefixed).
 fn check_hash(id: &str, expected: &str, bytes: &[u8]) -> Result<()> {
-    let expected = expected.strip_prefix("sha256:").unwrap_or(expected).to_ascii_lowercase();
+    let expected = expected
+        .strip_prefix("sha256:")
+        .unwrap_or(expected)
+        .to_ascii_lowercase();
     let actual = sha256_hex(bytes);
     if expected != actual {
         return Err(invalid(
@@ -322,14 +379,24 @@ mod tests {
     use crate::validation::RuntimeMode;
     use serde_json::json;
 
-    const PNG_1PX: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+    const PNG_1PX: &str =
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
 
-    fn with_ctx<T>(http: Vec<Result<HttpResponse>>, store: FakeStore, f: impl FnOnce(&mut Context<'_>) -> T) -> (T, FakeHttp) {
+    fn with_ctx<T>(
+        http: Vec<Result<HttpResponse>>,
+        store: FakeStore,
+        f: impl FnOnce(&mut Context<'_>) -> T,
+    ) -> (T, FakeHttp) {
         let mut http = FakeHttp::answering(http);
         let mut platform = FakePlatform::default();
         let mut store = store;
         let out = {
-            let mut ctx = Context { http: &mut http, platform: &mut platform, documents: &mut store, mode: RuntimeMode::Saas };
+            let mut ctx = Context {
+                http: &mut http,
+                platform: &mut platform,
+                documents: &mut store,
+                mode: RuntimeMode::Saas,
+            };
             f(&mut ctx)
         };
         (out, http)
@@ -353,7 +420,12 @@ mod tests {
         assert_eq!(e.code(), "UnsupportedDocumentType");
         assert!(e.message().contains("'notes.txt' is not a PNG, JPEG, PDF or TIFF"));
         assert_eq!(load_only(json!([{}, {}])).unwrap_err().code(), "TooManyDocuments");
-        assert_eq!(load_only(json!({"camunda.document.type":"inline","content":"@@"})).unwrap_err().code(), "DocumentInvalid");
+        assert_eq!(
+            load_only(json!({"camunda.document.type":"inline","content":"@@"}))
+                .unwrap_err()
+                .code(),
+            "DocumentInvalid"
+        );
     }
 
     #[test]
@@ -365,7 +437,10 @@ mod tests {
                           "contentHash": sha256_hex(&pdf), "metadata":{"fileName":"scan 1.pdf","contentType":"application/pdf"}});
         let (doc, _) = with_ctx(vec![], store.clone(), |ctx| load(ctx, &good));
         let doc = doc.unwrap();
-        assert_eq!((doc.format, doc.file_name.as_deref()), (Format::Pdf, Some("scan 1.pdf")));
+        assert_eq!(
+            (doc.format, doc.file_name.as_deref()),
+            (Format::Pdf, Some("scan 1.pdf"))
+        );
         let mut bad = good.clone();
         bad["contentHash"] = json!("0".repeat(64));
         let (e, _) = with_ctx(vec![], store.clone(), |ctx| load(ctx, &bad));
@@ -378,32 +453,60 @@ mod tests {
     #[test]
     fn external_documents_are_fetched() {
         let png = base64::engine::general_purpose::STANDARD.decode(PNG_1PX).unwrap();
-        let ok = Ok(HttpResponse { status: 200, headers: vec![], body: png });
+        let ok = Ok(HttpResponse {
+            status: 200,
+            headers: vec![],
+            body: png,
+        });
         let reference = json!({"camunda.document.type":"external","url":"https://docs.example.com/in/scan.png?sig=1"});
         let (doc, http) = with_ctx(vec![ok], FakeStore::default(), |ctx| load(ctx, &reference));
         let doc = doc.unwrap();
         assert_eq!(doc.file_name.as_deref(), Some("scan.png"));
         assert_eq!(http.requests[0].method, "GET");
-        assert!(http.requests[0].headers.is_empty(), "no credentials go to a document URL");
-        let missing = Ok(HttpResponse { status: 404, headers: vec![], body: vec![] });
+        assert!(
+            http.requests[0].headers.is_empty(),
+            "no credentials go to a document URL"
+        );
+        let missing = Ok(HttpResponse {
+            status: 404,
+            headers: vec![],
+            body: vec![],
+        });
         let (e, _) = with_ctx(vec![missing], FakeStore::default(), |ctx| load(ctx, &reference));
         assert_eq!(e.unwrap_err().code(), "DocumentFetchFailed");
     }
 
     #[test]
     fn limits_name_the_limit() {
-        let doc = |format, len| Document { file_name: Some("big".into()), bytes: vec![0; len], format };
+        let doc = |format, len| Document {
+            file_name: Some("big".into()),
+            bytes: vec![0; len],
+            format,
+        };
         assert!(check_sync_size(&doc(Format::Pdf, SYNC_MAX_BYTES)).is_ok());
         let e = check_sync_size(&doc(Format::Pdf, SYNC_MAX_BYTES + 1)).unwrap_err();
-        assert!(e.message().contains("over the limit of 10485760 bytes: real-time (SYNC) analysis takes at most 10 MB"), "{}", e.message());
+        assert!(
+            e.message()
+                .contains("over the limit of 10485760 bytes: real-time (SYNC) analysis takes at most 10 MB"),
+            "{}",
+            e.message()
+        );
         assert!(check_async_size(&doc(Format::Pdf, SYNC_MAX_BYTES + 1)).is_ok());
         let e = check_async_size(&doc(Format::Png, SYNC_MAX_BYTES + 1)).unwrap_err();
-        assert!(e.message().contains("PNG and JPEG images up to 10 MB"), "{}", e.message());
+        assert!(
+            e.message().contains("PNG and JPEG images up to 10 MB"),
+            "{}",
+            e.message()
+        );
     }
 
     #[test]
     fn key_names_keep_the_file_name() {
-        let doc = |name: Option<&str>| Document { file_name: name.map(str::to_string), bytes: vec![], format: Format::Pdf };
+        let doc = |name: Option<&str>| Document {
+            file_name: name.map(str::to_string),
+            bytes: vec![],
+            format: Format::Pdf,
+        };
         assert_eq!(doc(Some("scan ü+%.pdf")).key_name(), "scan ü+%.pdf");
         assert_eq!(doc(Some("../etc/passwd")).key_name(), "_etc_passwd");
         assert_eq!(doc(None).key_name(), "document.pdf");

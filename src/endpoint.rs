@@ -32,7 +32,10 @@ impl Endpoint {
     pub fn parse(property: &str, raw: &str) -> Result<Self> {
         let raw = raw.trim();
         let invalid = |why: &str| {
-            Error::validation(property, format!("must be an http(s) URL such as https://textract.us-east-1.amazonaws.com ({why})"))
+            Error::validation(
+                property,
+                format!("must be an http(s) URL such as https://textract.us-east-1.amazonaws.com ({why})"),
+            )
         };
         let (scheme, rest) = match raw.split_once("://") {
             Some((s, rest)) => (s.to_ascii_lowercase(), rest),
@@ -97,7 +100,10 @@ mod tests {
     #[test]
     fn overrides_parse() {
         let e = Endpoint::parse("configuration.endpoint", "http://127.0.0.1:5000").unwrap();
-        assert_eq!((e.scheme.as_str(), e.authority.as_str(), e.host()), ("http", "127.0.0.1:5000", "127.0.0.1"));
+        assert_eq!(
+            (e.scheme.as_str(), e.authority.as_str(), e.host()),
+            ("http", "127.0.0.1:5000", "127.0.0.1")
+        );
         assert_eq!(e.url("/"), "http://127.0.0.1:5000/");
         let e = Endpoint::parse("p", "textract-fips.us-east-1.amazonaws.com/").unwrap();
         assert_eq!(e.url("/"), "https://textract-fips.us-east-1.amazonaws.com/");

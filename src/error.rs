@@ -123,8 +123,7 @@ impl AwsError {
     }
 
     fn is_auth(&self) -> bool {
-        AUTH_CODES.contains(&self.code.as_str())
-            || (self.code.is_empty() && (self.status == 401 || self.status == 403))
+        AUTH_CODES.contains(&self.code.as_str()) || (self.code.is_empty() && (self.status == 401 || self.status == 403))
     }
 
     fn is_transient_status(&self) -> bool {
@@ -284,7 +283,12 @@ mod tests {
             (400, "UnrecognizedClientException", ErrorKind::Unauthorized, false),
             (403, "InvalidSignatureException", ErrorKind::Unauthorized, false),
             (400, "ThrottlingException", ErrorKind::Throttled, true),
-            (400, "ProvisionedThroughputExceededException", ErrorKind::Throttled, true),
+            (
+                400,
+                "ProvisionedThroughputExceededException",
+                ErrorKind::Throttled,
+                true,
+            ),
             (400, "LimitExceededException", ErrorKind::Throttled, true),
             (500, "InternalServerError", ErrorKind::Upstream, true),
             (503, "", ErrorKind::Upstream, true),

@@ -300,11 +300,7 @@ impl Binder {
             client_request_token: self.opt_string(i, "clientRequestToken", "input.clientRequestToken"),
             job_tag: self.opt_string(i, "jobTag", "input.jobTag"),
             kms_key_id: self.opt_string(i, "kmsKeyId", "input.kmsKeyId"),
-            notification_role_arn: self.opt_string(
-                i,
-                "notificationChannelRoleArn",
-                "input.notificationChannelRoleArn",
-            ),
+            notification_role_arn: self.opt_string(i, "notificationChannelRoleArn", "input.notificationChannelRoleArn"),
             notification_topic_arn: self.opt_string(
                 i,
                 "notificationChannelSnsTopicArn",

@@ -13,7 +13,10 @@ pub fn parse(text: &str) -> Option<Duration> {
     };
     let mut total = 0f64;
     let mut any = false;
-    for (part, units) in [(date, &[('W', 604_800.0), ('D', 86_400.0)][..]), (time.unwrap_or(""), &[('H', 3600.0), ('M', 60.0), ('S', 1.0)][..])] {
+    for (part, units) in [
+        (date, &[('W', 604_800.0), ('D', 86_400.0)][..]),
+        (time.unwrap_or(""), &[('H', 3600.0), ('M', 60.0), ('S', 1.0)][..]),
+    ] {
         let mut number = String::new();
         let mut last_unit = 0;
         for c in part.chars() {

@@ -12,16 +12,16 @@ pub mod http;
 pub mod input;
 pub mod iso8601;
 pub mod output;
+pub mod retry;
 pub mod runtime;
+pub mod s3;
 pub mod signing;
 pub mod sts;
 pub mod textract;
 pub mod validation;
-pub mod xml;
-pub mod retry;
-pub mod s3;
 #[cfg(target_arch = "wasm32")]
 mod wasi;
+pub mod xml;
 
 pub use runtime::{Context, Platform};
 

@@ -14,7 +14,9 @@ pub struct JsonOut {
 
 impl JsonOut {
     pub fn with_capacity(n: usize) -> Self {
-        JsonOut { buf: String::with_capacity(n) }
+        JsonOut {
+            buf: String::with_capacity(n),
+        }
     }
 
     pub fn raw(&mut self, s: &str) {

@@ -20,7 +20,9 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { max_attempts: DEFAULT_MAX_ATTEMPTS }
+        RetryPolicy {
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+        }
     }
 }
 
@@ -85,7 +87,10 @@ fn gave_up(e: Error, attempts: u32) -> Error {
             aws.message = add_note(&aws.message);
             Error::Aws(aws)
         }
-        Error::Transport { code, message } => Error::Transport { code, message: format!("{}.", add_note(&message)) },
+        Error::Transport { code, message } => Error::Transport {
+            code,
+            message: format!("{}.", add_note(&message)),
+        },
         other => other,
     }
 }
@@ -99,7 +104,13 @@ mod tests {
     use crate::validation::RuntimeMode;
 
     fn aws(status: u16, code: &str) -> Error {
-        Error::Aws(AwsError { service: "textract", status, code: code.into(), message: "m".into(), request_id: None })
+        Error::Aws(AwsError {
+            service: "textract",
+            status,
+            code: code.into(),
+            message: "m".into(),
+            request_id: None,
+        })
     }
 
     fn run_script(script: Vec<Result<u32>>) -> (Result<u32>, FakePlatform, usize) {
@@ -109,7 +120,12 @@ mod tests {
         let mut script = script.into_iter();
         let mut calls = 0;
         let result = {
-            let mut ctx = Context { http: &mut http, platform: &mut platform, documents: &mut store, mode: RuntimeMode::Saas };
+            let mut ctx = Context {
+                http: &mut http,
+                platform: &mut platform,
+                documents: &mut store,
+                mode: RuntimeMode::Saas,
+            };
             run(&mut ctx, RetryPolicy::default(), "Op", |_| {
                 calls += 1;
                 script.next().unwrap_or(Ok(0))
@@ -120,7 +136,8 @@ mod tests {
 
     #[test]
     fn transient_failures_are_retried_with_growing_jittered_backoff() {
-        let (result, platform, calls) = run_script(vec![Err(aws(400, "ThrottlingException")), Err(aws(503, "")), Ok(7)]);
+        let (result, platform, calls) =
+            run_script(vec![Err(aws(400, "ThrottlingException")), Err(aws(503, "")), Ok(7)]);
         assert_eq!(result.unwrap(), 7);
         assert_eq!(calls, 3);
         assert_eq!(platform.sleeps.len(), 2);
@@ -130,7 +147,11 @@ mod tests {
 
     #[test]
     fn access_and_validation_errors_are_not_retried() {
-        for e in [aws(400, "AccessDeniedException"), aws(400, "InvalidParameterException"), aws(501, "")] {
+        for e in [
+            aws(400, "AccessDeniedException"),
+            aws(400, "InvalidParameterException"),
+            aws(501, ""),
+        ] {
             let (result, platform, calls) = run_script(vec![Err(e.clone()), Ok(1)]);
             assert_eq!(result.unwrap_err(), e);
             assert_eq!((calls, platform.sleeps.len()), (1, 0));
@@ -146,7 +167,10 @@ mod tests {
         ]);
         let e = result.unwrap_err();
         assert_eq!(calls, 3);
-        assert_eq!((e.code().as_str(), e.kind()), ("ThrottlingException", crate::error::ErrorKind::Throttled));
+        assert_eq!(
+            (e.code().as_str(), e.kind()),
+            ("ThrottlingException", crate::error::ErrorKind::Throttled)
+        );
         assert!(e.message().contains("Gave up after 3 attempts."), "{}", e.message());
     }
 }

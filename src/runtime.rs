@@ -2,11 +2,11 @@
 //! parsing, validation and execution together. Everything here is pure over the
 //! [`HttpClient`] and [`Platform`] seams, so it runs natively in unit tests.
 
+use crate::credentials::chain;
 use crate::document::DocumentStore;
 use crate::error::Result;
 use crate::http::HttpClient;
 use crate::validation::RuntimeMode;
-use crate::credentials::chain;
 use crate::{execution, input, validation};
 use std::time::{Duration, SystemTime};
 

@@ -43,7 +43,11 @@ impl<'a> S3Client<'a> {
         match self.endpoint_override {
             Some(endpoint) => endpoint.url(&format!("/{bucket}/{path_key}{query}")),
             None if virtual_host_compatible(bucket) => {
-                let suffix = if self.region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" };
+                let suffix = if self.region.starts_with("cn-") {
+                    "amazonaws.com.cn"
+                } else {
+                    "amazonaws.com"
+                };
                 format!("https://{bucket}.s3.{}.{suffix}/{path_key}{query}", self.region)
             }
             None => Endpoint::aws("s3", self.region).url(&format!("/{bucket}/{path_key}{query}")),
@@ -62,7 +66,13 @@ impl<'a> S3Client<'a> {
         Ok(info(&response))
     }
 
-    pub fn head_object(&self, ctx: &mut Context<'_>, bucket: &str, key: &str, version: Option<&str>) -> Result<ObjectInfo> {
+    pub fn head_object(
+        &self,
+        ctx: &mut Context<'_>,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<ObjectInfo> {
         let query = version.map(|v| format!("versionId={}", encode_query_value(v)));
         let response = self.send(ctx, "HeadObject", "HEAD", bucket, key, query.as_deref(), None, &[])?;
         Ok(info(&response))
@@ -103,7 +113,13 @@ impl<'a> S3Client<'a> {
         if method == "PUT" {
             headers.push(("content-length".into(), body.len().to_string()));
         }
-        HttpRequest { method, url: self.object_url(bucket, key, query), headers, body: body.to_vec(), timeout: None }
+        HttpRequest {
+            method,
+            url: self.object_url(bucket, key, query),
+            headers,
+            body: body.to_vec(),
+            timeout: None,
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -126,7 +142,12 @@ impl<'a> S3Client<'a> {
             signing::sign(
                 &mut request,
                 self.credentials,
-                Scope { region: self.region, service: SERVICE, time: ctx.platform.now(), profile: Profile::S3 },
+                Scope {
+                    region: self.region,
+                    service: SERVICE,
+                    time: ctx.platform.now(),
+                    profile: Profile::S3,
+                },
             )?;
             let response = ctx.http.send(&request)?;
             if response.is_success() {
@@ -141,7 +162,10 @@ impl<'a> S3Client<'a> {
 fn info(response: &HttpResponse) -> ObjectInfo {
     ObjectInfo {
         etag: response.header("etag").map(str::to_string),
-        version_id: response.header("x-amz-version-id").filter(|v| *v != "null").map(str::to_string),
+        version_id: response
+            .header("x-amz-version-id")
+            .filter(|v| *v != "null")
+            .map(str::to_string),
         content_length: response.header("content-length").and_then(|v| v.parse().ok()),
         content_type: response.header("content-type").map(str::to_string),
     }
@@ -151,7 +175,9 @@ fn info(response: &HttpResponse) -> ObjectInfo {
 /// characters, no dots (a dot would break the TLS wildcard certificate).
 pub fn virtual_host_compatible(bucket: &str) -> bool {
     (3..=63).contains(&bucket.len())
-        && bucket.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && bucket
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !bucket.starts_with('-')
         && !bucket.ends_with('-')
 }
@@ -220,12 +246,20 @@ mod tests {
     use crate::validation::RuntimeMode;
 
     fn client<'a>(creds: &'a Credentials, endpoint: Option<&'a Endpoint>) -> S3Client<'a> {
-        S3Client { credentials: creds, region: "eu-west-1", endpoint_override: endpoint, retry: RetryPolicy::default() }
+        S3Client {
+            credentials: creds,
+            region: "eu-west-1",
+            endpoint_override: endpoint,
+            retry: RetryPolicy::default(),
+        }
     }
 
     #[test]
     fn keys_are_encoded_once_and_never_normalised() {
-        assert_eq!(encode_key("in box/2026+/scan ü 100%.pdf"), "in%20box/2026%2B/scan%20%C3%BC%20100%25.pdf");
+        assert_eq!(
+            encode_key("in box/2026+/scan ü 100%.pdf"),
+            "in%20box/2026%2B/scan%20%C3%BC%20100%25.pdf"
+        );
         assert_eq!(encode_key("a//b/./c"), "a//b/./c");
         assert_eq!(encode_key("%20"), "%2520");
     }
@@ -234,12 +268,24 @@ mod tests {
     fn addressing_style() {
         let creds = Credentials::new("AK", "SK", None);
         let c = client(&creds, None);
-        assert_eq!(c.object_url("my-bucket", "a b.pdf", None), "https://my-bucket.s3.eu-west-1.amazonaws.com/a%20b.pdf");
-        assert_eq!(c.object_url("my.dotted.bucket", "k", None), "https://s3.eu-west-1.amazonaws.com/my.dotted.bucket/k");
-        assert_eq!(c.object_url("Legacy_Bucket", "k", Some("versionId=v1")), "https://s3.eu-west-1.amazonaws.com/Legacy_Bucket/k?versionId=v1");
+        assert_eq!(
+            c.object_url("my-bucket", "a b.pdf", None),
+            "https://my-bucket.s3.eu-west-1.amazonaws.com/a%20b.pdf"
+        );
+        assert_eq!(
+            c.object_url("my.dotted.bucket", "k", None),
+            "https://s3.eu-west-1.amazonaws.com/my.dotted.bucket/k"
+        );
+        assert_eq!(
+            c.object_url("Legacy_Bucket", "k", Some("versionId=v1")),
+            "https://s3.eu-west-1.amazonaws.com/Legacy_Bucket/k?versionId=v1"
+        );
         let local = Endpoint::parse("e", "http://127.0.0.1:5000").unwrap();
         let c = client(&creds, Some(&local));
-        assert_eq!(c.object_url("my-bucket", "x/y", None), "http://127.0.0.1:5000/my-bucket/x/y");
+        assert_eq!(
+            c.object_url("my-bucket", "x/y", None),
+            "http://127.0.0.1:5000/my-bucket/x/y"
+        );
     }
 
     fn s3_response(status: u16, body: &str) -> Result<HttpResponse> {
@@ -250,14 +296,22 @@ mod tests {
         })
     }
 
-    fn run(responses: Vec<Result<HttpResponse>>, op: impl FnOnce(&S3Client<'_>, &mut Context<'_>) -> Result<()>) -> (Result<()>, Vec<HttpRequest>) {
+    fn run(
+        responses: Vec<Result<HttpResponse>>,
+        op: impl FnOnce(&S3Client<'_>, &mut Context<'_>) -> Result<()>,
+    ) -> (Result<()>, Vec<HttpRequest>) {
         let creds = Credentials::new("AKIDEXAMPLE", "SECRET", None);
         let c = client(&creds, None);
         let mut http = FakeHttp::answering(responses);
         let mut platform = FakePlatform::default();
         let mut store = crate::runtime::fake::FakeStore::default();
         let result = {
-            let mut ctx = Context { http: &mut http, platform: &mut platform, documents: &mut store, mode: RuntimeMode::Saas };
+            let mut ctx = Context {
+                http: &mut http,
+                platform: &mut platform,
+                documents: &mut store,
+                mode: RuntimeMode::Saas,
+            };
             op(&c, &mut ctx)
         };
         (result, http.requests)
@@ -266,11 +320,15 @@ mod tests {
     #[test]
     fn put_sends_length_and_payload_hash() {
         let (result, requests) = run(vec![s3_response(200, "")], |c, ctx| {
-            c.put_object(ctx, "bucket-1", "k", b"hello", "application/pdf").map(|_| ())
+            c.put_object(ctx, "bucket-1", "k", b"hello", "application/pdf")
+                .map(|_| ())
         });
         result.unwrap();
         let r = &requests[0];
-        assert_eq!((r.method, r.url.as_str()), ("PUT", "https://bucket-1.s3.eu-west-1.amazonaws.com/k"));
+        assert_eq!(
+            (r.method, r.url.as_str()),
+            ("PUT", "https://bucket-1.s3.eu-west-1.amazonaws.com/k")
+        );
         assert_eq!(r.header("content-length"), Some("5"));
         assert_eq!(
             r.header("x-amz-content-sha256"),
@@ -282,12 +340,48 @@ mod tests {
     #[test]
     fn xml_and_head_errors_become_typed_errors() {
         let cases = [
-            (404, "<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message></Error>", "NoSuchBucket", ErrorKind::InvalidInput, "The bucket 'bucket-1' does not exist"),
-            (404, "<Error><Code>NoSuchKey</Code><Message>x</Message></Error>", "NoSuchKey", ErrorKind::InvalidInput, "There is no object 'k' in bucket 'bucket-1'"),
-            (403, "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>", "AccessDenied", ErrorKind::Unauthorized, "Access to s3://bucket-1/k was denied"),
-            (404, "", "NotFound", ErrorKind::InvalidInput, "There is no object 'k' in bucket 'bucket-1'"),
-            (403, "", "AccessDenied", ErrorKind::Unauthorized, "Access to s3://bucket-1/k was denied"),
-            (503, "<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>", "SlowDown", ErrorKind::Throttled, "Reduce your request rate"),
+            (
+                404,
+                "<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message></Error>",
+                "NoSuchBucket",
+                ErrorKind::InvalidInput,
+                "The bucket 'bucket-1' does not exist",
+            ),
+            (
+                404,
+                "<Error><Code>NoSuchKey</Code><Message>x</Message></Error>",
+                "NoSuchKey",
+                ErrorKind::InvalidInput,
+                "There is no object 'k' in bucket 'bucket-1'",
+            ),
+            (
+                403,
+                "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>",
+                "AccessDenied",
+                ErrorKind::Unauthorized,
+                "Access to s3://bucket-1/k was denied",
+            ),
+            (
+                404,
+                "",
+                "NotFound",
+                ErrorKind::InvalidInput,
+                "There is no object 'k' in bucket 'bucket-1'",
+            ),
+            (
+                403,
+                "",
+                "AccessDenied",
+                ErrorKind::Unauthorized,
+                "Access to s3://bucket-1/k was denied",
+            ),
+            (
+                503,
+                "<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>",
+                "SlowDown",
+                ErrorKind::Throttled,
+                "Reduce your request rate",
+            ),
         ];
         for (status, body, code, kind, message) in cases {
             let attempts = if kind == ErrorKind::Throttled { 3 } else { 1 };
@@ -297,15 +391,24 @@ mod tests {
             let e = result.unwrap_err();
             assert_eq!((e.code().as_str(), e.kind()), (code, kind), "{body}");
             assert!(e.message().contains(message), "{}", e.message());
-            assert!(e.message().contains("Amazon S3") && e.message().contains("RID"), "{}", e.message());
+            assert!(
+                e.message().contains("Amazon S3") && e.message().contains("RID"),
+                "{}",
+                e.message()
+            );
             assert_eq!(requests.len(), attempts);
         }
     }
 
     #[test]
     fn versions_travel_in_the_query() {
-        let (result, requests) = run(vec![s3_response(204, "")], |c, ctx| c.delete_object(ctx, "bucket-1", "a/b", Some("3/L4kq+tJ")));
+        let (result, requests) = run(vec![s3_response(204, "")], |c, ctx| {
+            c.delete_object(ctx, "bucket-1", "a/b", Some("3/L4kq+tJ"))
+        });
         result.unwrap();
-        assert_eq!(requests[0].url, "https://bucket-1.s3.eu-west-1.amazonaws.com/a/b?versionId=3%2FL4kq%2BtJ");
+        assert_eq!(
+            requests[0].url,
+            "https://bucket-1.s3.eu-west-1.amazonaws.com/a/b?versionId=3%2FL4kq%2BtJ"
+        );
     }
 }

@@ -7,8 +7,8 @@ use crate::credentials::Credentials;
 use crate::error::{Error, Result};
 use crate::http::HttpRequest;
 use aws_sigv4::http_request::{
-    sign as sigv4_sign, PayloadChecksumKind, PercentEncodingMode, SessionTokenMode, SignableBody,
-    SignableRequest, SigningSettings, UriPathNormalizationMode,
+    sign as sigv4_sign, PayloadChecksumKind, PercentEncodingMode, SessionTokenMode, SignableBody, SignableRequest,
+    SigningSettings, UriPathNormalizationMode,
 };
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
@@ -66,7 +66,14 @@ pub struct Scope<'a> {
 /// Signs `request` in place: adds `x-amz-date`, `authorization` and, as needed,
 /// `x-amz-security-token` and `x-amz-content-sha256`.
 pub fn sign(request: &mut HttpRequest, credentials: &Credentials, scope: Scope<'_>) -> Result<()> {
-    sign_with(request, credentials, scope.region, scope.service, scope.time, scope.profile.options())
+    sign_with(
+        request,
+        credentials,
+        scope.region,
+        scope.service,
+        scope.time,
+        scope.profile.options(),
+    )
 }
 
 /// [`sign`] with explicit options (the AWS test suite drives every combination).
@@ -88,8 +95,11 @@ pub fn sign_with(
     .into();
 
     let mut settings = SigningSettings::default();
-    settings.percent_encoding_mode =
-        if options.double_encode_path { PercentEncodingMode::Double } else { PercentEncodingMode::Single };
+    settings.percent_encoding_mode = if options.double_encode_path {
+        PercentEncodingMode::Double
+    } else {
+        PercentEncodingMode::Single
+    };
     settings.uri_path_normalization_mode = if options.normalize_path {
         UriPathNormalizationMode::Enabled
     } else {
@@ -160,14 +170,16 @@ mod tests {
         sign(
             &mut req,
             &creds,
-            Scope { region: "us-east-1", service: "textract", time: suite_time(), profile: Profile::Standard },
+            Scope {
+                region: "us-east-1",
+                service: "textract",
+                time: suite_time(),
+                profile: Profile::Standard,
+            },
         )
         .unwrap();
         assert_eq!(req.header("x-amz-date"), Some("20150830T123600Z"));
-        assert_eq!(
-            req.header("authorization"),
-            Some(BOTOCORE_TEXTRACT_AUTHORIZATION)
-        );
+        assert_eq!(req.header("authorization"), Some(BOTOCORE_TEXTRACT_AUTHORIZATION));
     }
 
     const BOTOCORE_TEXTRACT_AUTHORIZATION: &str = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/textract/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=e1f53344054d8c8074cabf3a19483fc41d09e28ecae9956773835d1afde424ad";

@@ -18,7 +18,9 @@ pub const SESSION_NAME: &str = "textract-connector";
 
 /// STS's regional endpoint, or the override (a local AWS peer serves STS too).
 pub fn endpoint(region: &str, endpoint_override: Option<&Endpoint>) -> Endpoint {
-    endpoint_override.cloned().unwrap_or_else(|| Endpoint::aws(SERVICE, region))
+    endpoint_override
+        .cloned()
+        .unwrap_or_else(|| Endpoint::aws(SERVICE, region))
 }
 
 pub fn assume_role(
@@ -68,7 +70,10 @@ fn call(
             method: "POST",
             url: endpoint.url("/"),
             headers: vec![
-                ("content-type".into(), "application/x-www-form-urlencoded; charset=utf-8".into()),
+                (
+                    "content-type".into(),
+                    "application/x-www-form-urlencoded; charset=utf-8".into(),
+                ),
                 ("content-length".into(), body.len().to_string()),
             ],
             body: body.clone(),
@@ -78,7 +83,12 @@ fn call(
             signing::sign(
                 &mut request,
                 credentials,
-                Scope { region, service: SERVICE, time: ctx.platform.now(), profile: Profile::Standard },
+                Scope {
+                    region,
+                    service: SERVICE,
+                    time: ctx.platform.now(),
+                    profile: Profile::Standard,
+                },
             )?;
         }
         let response = ctx.http.send(&request)?;
@@ -99,7 +109,9 @@ fn call(
     let field = |name: &str| xml::element_text(&text, name).filter(|v| !v.is_empty());
     match (field("AccessKeyId"), field("SecretAccessKey")) {
         (Some(key), Some(secret)) => Ok(Credentials::new(&key, &secret, field("SessionToken").as_deref())),
-        _ => Err(Error::UnexpectedResponse(format!("STS {operation} returned no credentials"))),
+        _ => Err(Error::UnexpectedResponse(format!(
+            "STS {operation} returned no credentials"
+        ))),
     }
 }
 
@@ -116,7 +128,11 @@ fn encode_form(pairs: &[(&str, &str)]) -> String {
             })
             .collect::<String>()
     };
-    pairs.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&")
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 #[cfg(test)]

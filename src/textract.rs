@@ -5,10 +5,10 @@
 use crate::endpoint::Endpoint;
 use crate::error::{AwsError, Error, Result};
 use crate::http::{HttpRequest, HttpResponse};
+use crate::runtime::Context;
 use crate::signing::{self, Profile, Scope};
 use crate::validation::Task;
 use crate::xml;
-use crate::runtime::Context;
 use serde::de::Visitor;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::borrow::Cow;
@@ -36,7 +36,12 @@ pub fn call(ctx: &mut Context<'_>, task: &Task, operation: &str, body: Vec<u8>) 
     signing::sign(
         &mut request,
         &task.credentials,
-        Scope { region: &task.region, service: SERVICE, time: ctx.platform.now(), profile: Profile::Standard },
+        Scope {
+            region: &task.region,
+            service: SERVICE,
+            time: ctx.platform.now(),
+            profile: Profile::Standard,
+        },
     )?;
     let response = ctx.http.send(&request)?;
     if response.is_success() {
@@ -130,7 +135,9 @@ pub struct QueriesConfig<'a> {
 
 impl<'a> QueriesConfig<'a> {
     pub fn from_query(query: Option<&'a str>) -> Option<Self> {
-        query.map(|text| QueriesConfig { queries: vec![QueryInput { text }] })
+        query.map(|text| QueriesConfig {
+            queries: vec![QueryInput { text }],
+        })
     }
 }
 
@@ -415,20 +422,35 @@ mod tests {
 
     #[test]
     fn error_codes_are_cleaned() {
-        assert_eq!(clean_code("com.amazonaws.textract#ThrottlingException"), "ThrottlingException");
-        assert_eq!(clean_code("AccessDeniedException:http://internal.amazon.com/"), "AccessDeniedException");
+        assert_eq!(
+            clean_code("com.amazonaws.textract#ThrottlingException"),
+            "ThrottlingException"
+        );
+        assert_eq!(
+            clean_code("AccessDeniedException:http://internal.amazon.com/"),
+            "AccessDeniedException"
+        );
         let e = parse_error(&response(
             400,
             &[("x-amzn-RequestId", "r1")],
             r#"{"__type":"ns#InvalidParameterException","Message":"Bad"}"#,
         ));
-        assert_eq!((e.code.as_str(), e.message.as_str(), e.request_id.as_deref()), ("InvalidParameterException", "Bad", Some("r1")));
+        assert_eq!(
+            (e.code.as_str(), e.message.as_str(), e.request_id.as_deref()),
+            ("InvalidParameterException", "Bad", Some("r1"))
+        );
         let e = parse_error(&response(
             403,
             &[],
             "<ErrorResponse><Errors><Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match</Message></Error></Errors></ErrorResponse>",
         ));
-        assert_eq!((e.code.as_str(), e.message.as_str()), ("SignatureDoesNotMatch", "The request signature we calculated does not match"));
+        assert_eq!(
+            (e.code.as_str(), e.message.as_str()),
+            (
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match"
+            )
+        );
         let e = parse_error(&response(503, &[], "<html>Service Unavailable</html>"));
         assert_eq!((e.status, e.code.as_str()), (503, ""));
         assert!(e.message.contains("Service Unavailable"));
@@ -445,7 +467,11 @@ mod tests {
     #[test]
     fn analyze_request_shape() {
         let req = AnalyzeDocumentRequest {
-            document: DocumentInput::S3Object(S3Object { bucket: "b", name: "k", version: None }),
+            document: DocumentInput::S3Object(S3Object {
+                bucket: "b",
+                name: "k",
+                version: None,
+            }),
             feature_types: &["TABLES", "QUERIES"],
             queries_config: QueriesConfig::from_query(Some("Who?")),
         };

@@ -9,8 +9,8 @@ use crate::endpoint::Endpoint;
 use crate::error::{Error, Result, Violation};
 use crate::input::{Advanced, Auth, ConnectorInput, ExecutionType, LocationType};
 use crate::retry::RetryPolicy;
-use std::time::Duration;
 use serde_json::Value;
+use std::time::Duration;
 
 pub const NOTIFICATION_PAIR_MSG: &str =
     "Either both notification values role ARN and topic ARN must be filled in or none of them.";
@@ -219,7 +219,11 @@ pub fn validate(parsed: ConnectorInput, mode: RuntimeMode) -> Result<Task> {
         execution,
         source,
         features,
-        query: if i.analyze_queries { i.query.clone().map(|q| q.trim().to_string()) } else { None },
+        query: if i.analyze_queries {
+            i.query.clone().map(|q| q.trim().to_string())
+        } else {
+            None
+        },
         async_options,
         job_id: i.job_id.clone().map(|j| j.trim().to_string()),
         poll,
@@ -238,7 +242,10 @@ fn check_storage(a: &Advanced, v: &mut Vec<Violation>) -> Storage {
     let result_bucket = a.result_bucket.as_ref().map(|b| b.trim().to_string());
     if let Some(bucket) = &result_bucket {
         if !is_bucket_name(bucket) {
-            v.push(Violation::new("advanced.resultS3Bucket", format!("must be an S3 bucket name (got '{bucket}')")));
+            v.push(Violation::new(
+                "advanced.resultS3Bucket",
+                format!("must be an S3 bucket name (got '{bucket}')"),
+            ));
         }
     }
     let max_result_bytes = match &a.max_result_bytes {
@@ -246,7 +253,10 @@ fn check_storage(a: &Advanced, v: &mut Vec<Violation>) -> Storage {
         Some(text) => match text.trim().parse::<usize>() {
             Ok(n) if n > 0 => n,
             _ => {
-                v.push(Violation::new("advanced.maxResultBytes", "must be a positive whole number of bytes"));
+                v.push(Violation::new(
+                    "advanced.maxResultBytes",
+                    "must be a positive whole number of bytes",
+                ));
                 DEFAULT_MAX_RESULT_BYTES
             }
         },
@@ -266,7 +276,13 @@ fn check_advanced(a: &Advanced, v: &mut Vec<Violation>) -> (PollSettings, RetryP
         Some(text) => match crate::iso8601::parse(text) {
             Some(d) if !d.is_zero() => d,
             _ => {
-                v.push(Violation::new(path, format!("must be a positive ISO-8601 duration such as PT2S (got '{}')", text.trim())));
+                v.push(Violation::new(
+                    path,
+                    format!(
+                        "must be a positive ISO-8601 duration such as PT2S (got '{}')",
+                        text.trim()
+                    ),
+                ));
                 default
             }
         },
@@ -277,14 +293,20 @@ fn check_advanced(a: &Advanced, v: &mut Vec<Violation>) -> (PollSettings, RetryP
         timeout: duration(&a.poll_timeout, "advanced.pollTimeout", defaults.timeout),
     };
     if poll.max_interval < poll.interval {
-        v.push(Violation::new("advanced.maxPollInterval", "must not be shorter than advanced.pollInterval"));
+        v.push(Violation::new(
+            "advanced.maxPollInterval",
+            "must not be shorter than advanced.pollInterval",
+        ));
     }
     let retry = match &a.max_attempts {
         None => RetryPolicy::default(),
         Some(text) => match text.trim().parse::<u32>() {
             Ok(n) if (1..=10).contains(&n) => RetryPolicy { max_attempts: n },
             _ => {
-                v.push(Violation::new("advanced.maxAttempts", "must be a whole number from 1 to 10"));
+                v.push(Violation::new(
+                    "advanced.maxAttempts",
+                    "must be a whole number from 1 to 10",
+                ));
                 RetryPolicy::default()
             }
         },
@@ -300,7 +322,11 @@ fn check_auth(parsed: &ConnectorInput, v: &mut Vec<Violation>) -> Option<Credent
         }
         // Self-managed: the chain is resolved at run time, from what the runtime grants.
         Some(Auth::DefaultChain) => Some(Credentials::default()),
-        Some(Auth::Credentials { access_key, secret_key, session_token }) => {
+        Some(Auth::Credentials {
+            access_key,
+            secret_key,
+            session_token,
+        }) => {
             let ak = access_key.as_deref().unwrap_or("").trim();
             let sk = secret_key.as_deref().unwrap_or("").trim();
             if ak.is_empty() {
@@ -343,7 +369,10 @@ fn check_source(i: &crate::input::TaskInput, v: &mut Vec<Violation>) -> Source {
             if name.trim().is_empty() {
                 v.push(Violation::new("input.documentName", BLANK));
             } else if name.len() > 1024 {
-                v.push(Violation::new("input.documentName", "must be at most 1024 bytes (S3's key limit)"));
+                v.push(Violation::new(
+                    "input.documentName",
+                    "must be at most 1024 bytes (S3's key limit)",
+                ));
             }
             Source::S3 {
                 bucket,
@@ -370,7 +399,10 @@ fn check_async(i: &crate::input::TaskInput, v: &mut Vec<Violation>) -> AsyncOpti
         (Some(role), Some(topic)) => Some((role.trim().to_string(), topic.trim().to_string())),
         (None, None) => None,
         _ => {
-            v.push(Violation::new("input.validNotificationProperties", NOTIFICATION_PAIR_MSG));
+            v.push(Violation::new(
+                "input.validNotificationProperties",
+                NOTIFICATION_PAIR_MSG,
+            ));
             None
         }
     };
@@ -420,7 +452,9 @@ fn is_tag_char(c: char) -> bool {
 fn is_region(region: &str) -> bool {
     !region.is_empty()
         && region.len() <= 32
-        && region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !region.starts_with('-')
         && !region.ends_with('-')
 }
@@ -463,7 +497,11 @@ mod tests {
         assert_eq!(t.query.as_deref(), Some("Who?"));
         assert_eq!(
             t.source,
-            Some(Source::S3 { bucket: "bucket".into(), name: "a/b.png".into(), version: Some("v1".into()) })
+            Some(Source::S3 {
+                bucket: "bucket".into(),
+                name: "a/b.png".into(),
+                version: Some("v1".into())
+            })
         );
         assert_eq!(t.endpoint("textract").authority, "textract.us-east-1.amazonaws.com");
     }
@@ -474,7 +512,13 @@ mod tests {
         let props: Vec<&str> = v.iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(
             props,
-            vec!["authentication", "configuration.region", "input.documentS3Bucket", "input.documentName", "input.analyzeTypes"]
+            vec![
+                "authentication",
+                "configuration.region",
+                "input.documentS3Bucket",
+                "input.documentName",
+                "input.analyzeTypes"
+            ]
         );
         assert_eq!(v[0].1, AUTH_REQUIRED_MSG);
         assert_eq!(v[4].1, NO_FEATURE_MSG);
@@ -498,7 +542,12 @@ mod tests {
         let props: Vec<&str> = v.iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(
             props,
-            vec!["input.clientRequestToken", "input.jobTag", "input.validNotificationProperties", "input.validOutputConfigProperties"]
+            vec![
+                "input.clientRequestToken",
+                "input.jobTag",
+                "input.validNotificationProperties",
+                "input.validOutputConfigProperties"
+            ]
         );
     }
 

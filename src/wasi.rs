@@ -64,8 +64,11 @@ impl HttpClient for WasiHttp {
         };
         let host = authority.to_string();
 
-        let entries: Vec<(String, Vec<u8>)> =
-            req.headers.iter().map(|(k, v)| (k.clone(), v.as_bytes().to_vec())).collect();
+        let entries: Vec<(String, Vec<u8>)> = req
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
+            .collect();
         let fields = Fields::from_list(&entries)
             .map_err(|e| Error::Internal(format!("header rejected by the runtime: {e:?}")))?;
         let request = OutgoingRequest::new(fields);
@@ -77,12 +80,20 @@ impl HttpClient for WasiHttp {
             "DELETE" => Method::Delete,
             other => Method::Other(other.to_string()),
         };
-        let scheme = if scheme.eq_ignore_ascii_case("http") { Scheme::Http } else { Scheme::Https };
+        let scheme = if scheme.eq_ignore_ascii_case("http") {
+            Scheme::Http
+        } else {
+            Scheme::Https
+        };
         let setup_failed = |what: &str| Error::Internal(format!("the runtime rejected the request {what}"));
         request.set_method(&method).map_err(|_| setup_failed("method"))?;
         request.set_scheme(Some(&scheme)).map_err(|_| setup_failed("scheme"))?;
-        request.set_authority(Some(authority)).map_err(|_| setup_failed("authority"))?;
-        request.set_path_with_query(Some(path)).map_err(|_| setup_failed("path"))?;
+        request
+            .set_authority(Some(authority))
+            .map_err(|_| setup_failed("authority"))?;
+        request
+            .set_path_with_query(Some(path))
+            .map_err(|_| setup_failed("path"))?;
         let body = request.body().map_err(|_| setup_failed("body"))?;
 
         // Hand the request over first, then stream the body while the host reads it:
@@ -99,9 +110,8 @@ impl HttpClient for WasiHttp {
             }
         };
         let future = outgoing_handler::handle(request, options).map_err(|e| transport(&host, e))?;
-        let written = write_body(&body, &req.body).and_then(|()| {
-            OutgoingBody::finish(body, None).map_err(|e| format!("{e:?}"))
-        });
+        let written =
+            write_body(&body, &req.body).and_then(|()| OutgoingBody::finish(body, None).map_err(|e| format!("{e:?}")));
 
         let incoming = loop {
             match future.get() {
@@ -146,7 +156,11 @@ impl HttpClient for WasiHttp {
             }
         }
         drop(incoming_body);
-        Ok(HttpResponse { status, headers, body: bytes })
+        Ok(HttpResponse {
+            status,
+            headers,
+            body: bytes,
+        })
     }
 }
 
@@ -177,7 +191,11 @@ fn transport(host: &str, e: ErrorCode) -> Error {
     let name = debug.trim_start_matches("ErrorCode::");
     let code: String = name.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
     Error::Transport {
-        code: if code.is_empty() { "ConnectionError".into() } else { code },
+        code: if code.is_empty() {
+            "ConnectionError".into()
+        } else {
+            code
+        },
         message: format!("Could not complete the call to {host}: {name}"),
     }
 }

@@ -33,7 +33,11 @@ fn load(name: &str) -> Vec<Value> {
 fn every_corpus_request_signs_exactly_as_botocore_does() {
     let corpus = load("corpus.json");
     let expected = load("expected.json");
-    assert_eq!(corpus.len(), expected.len(), "regenerate expected.json with tests/oracle/sign.py");
+    assert_eq!(
+        corpus.len(),
+        expected.len(),
+        "regenerate expected.json with tests/oracle/sign.py"
+    );
     assert!(corpus.len() >= 30);
     let mut failures = Vec::new();
     for (entry, want) in corpus.iter().zip(&expected) {
@@ -43,15 +47,25 @@ fn every_corpus_request_signs_exactly_as_botocore_does() {
         let service = entry["service"].as_str().unwrap();
         let token = entry["sessionToken"].as_str();
         let credentials = Credentials::new(ACCESS_KEY, SECRET_KEY, token);
-        let endpoint = entry["endpoint"].as_str().map(|e| Endpoint::parse("endpoint", e).unwrap());
+        let endpoint = entry["endpoint"]
+            .as_str()
+            .map(|e| Endpoint::parse("endpoint", e).unwrap());
         let body = want["bodyText"].as_str().unwrap().as_bytes().to_vec();
 
         // Built by the same code the component runs.
         let (mut request, profile) = if service == "textract" {
             let endpoint = endpoint.clone().unwrap_or_else(|| Endpoint::aws("textract", region));
-            (textract::build_request(&endpoint, entry["operation"].as_str().unwrap(), body), Profile::Standard)
+            (
+                textract::build_request(&endpoint, entry["operation"].as_str().unwrap(), body),
+                Profile::Standard,
+            )
         } else {
-            let client = S3Client { credentials: &credentials, region, endpoint_override: endpoint.as_ref(), retry: RetryPolicy::default() };
+            let client = S3Client {
+                credentials: &credentials,
+                region,
+                endpoint_override: endpoint.as_ref(),
+                retry: RetryPolicy::default(),
+            };
             let method: &'static str = match entry["method"].as_str().unwrap() {
                 "PUT" => "PUT",
                 "GET" => "GET",
@@ -72,7 +86,16 @@ fn every_corpus_request_signs_exactly_as_botocore_does() {
         let capture = Capture::default();
         let time = UNIX_EPOCH + Duration::from_secs(WHEN);
         tracing::subscriber::with_default(capture.clone(), || {
-            signing::sign(&mut request, &credentials, Scope { region, service, time, profile })
+            signing::sign(
+                &mut request,
+                &credentials,
+                Scope {
+                    region,
+                    service,
+                    time,
+                    profile,
+                },
+            )
         })
         .unwrap();
 
@@ -89,7 +112,10 @@ fn every_corpus_request_signs_exactly_as_botocore_does() {
         }
         let sts = string_to_sign(&canonical, "20260115T093000Z", region, service);
         if sts != want["stringToSign"].as_str().unwrap() {
-            problems.push(format!("string to sign: botocore {:?}, ours {sts:?}", want["stringToSign"]));
+            problems.push(format!(
+                "string to sign: botocore {:?}, ours {sts:?}",
+                want["stringToSign"]
+            ));
         }
         for (header, value) in want["signed"].as_object().unwrap() {
             if request.header(header) != value.as_str() {
@@ -103,5 +129,10 @@ fn every_corpus_request_signs_exactly_as_botocore_does() {
         }
     }
     println!("{} oracle requests checked", corpus.len());
-    assert!(failures.is_empty(), "{} request(s) differ from botocore:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} request(s) differ from botocore:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

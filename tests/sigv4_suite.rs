@@ -52,7 +52,8 @@ fn percent_encode_non_ascii(path: &str) -> String {
 }
 
 fn load(dir: &Path) -> Case {
-    let ctx: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("context.json")).unwrap()).unwrap();
+    let ctx: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("context.json")).unwrap()).unwrap();
     let raw = std::fs::read_to_string(dir.join("request.txt")).unwrap();
     let (head, body) = raw.split_once("\n\n").unwrap_or((raw.as_str(), ""));
     let mut lines = head.lines();
@@ -106,7 +107,9 @@ fn load(dir: &Path) -> Case {
 }
 
 fn read(dir: &Path, file: &str) -> Option<String> {
-    std::fs::read_to_string(dir.join(file)).ok().map(|s| s.trim_end().to_string())
+    std::fs::read_to_string(dir.join(file))
+        .ok()
+        .map(|s| s.trim_end().to_string())
 }
 
 #[test]
@@ -131,7 +134,14 @@ fn every_applicable_suite_case_signs_identically() {
         let mut case = load(&dir);
         let capture = Capture::default();
         let result = tracing::subscriber::with_default(capture.clone(), || {
-            sign_with(&mut case.request, &case.credentials, &case.region, &case.service, case.time, case.options)
+            sign_with(
+                &mut case.request,
+                &case.credentials,
+                &case.region,
+                &case.service,
+                case.time,
+                case.options,
+            )
         });
         if let Err(e) = result {
             failures.push(format!("{name}: signing failed: {e}"));
@@ -141,17 +151,26 @@ fn every_applicable_suite_case_signs_identically() {
         if let Some(expected) = read(&dir, "header-canonical-request.txt") {
             // aws-sigv4 traces the canonical request with the session token masked.
             let expected = match &case.credentials.session_token {
-                Some(t) if case.options.sign_session_token => expected.replace(t, &format!("** redacted (length={}) **", t.len())),
+                Some(t) if case.options.sign_session_token => {
+                    expected.replace(t, &format!("** redacted (length={}) **", t.len()))
+                }
                 _ => expected,
             };
             if capture.field("canonical_request").as_deref() != Some(expected.as_str()) {
-                problems.push(format!("canonical request:\n--- expected\n{expected}\n--- got\n{}", capture.field("canonical_request").unwrap_or_default()));
+                problems.push(format!(
+                    "canonical request:\n--- expected\n{expected}\n--- got\n{}",
+                    capture.field("canonical_request").unwrap_or_default()
+                ));
             }
         }
         if let Some(expected) = read(&dir, "header-string-to-sign.txt") {
             // The header path traces no string to sign; derive it from the traced
             // canonical request (token restored) exactly as SigV4 defines it.
-            let token = case.credentials.session_token.as_deref().filter(|_| case.options.sign_session_token);
+            let token = case
+                .credentials
+                .session_token
+                .as_deref()
+                .filter(|_| case.options.sign_session_token);
             let canonical = capture.canonical_request(token).unwrap_or_default();
             let got = string_to_sign(&canonical, "20150830T123600Z", &case.region, &case.service);
             if got != expected {
@@ -173,6 +192,11 @@ fn every_applicable_suite_case_signs_identically() {
         }
     }
     println!("{checked} suite cases matched");
-    assert!(failures.is_empty(), "{} case(s) differ:\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} case(s) differ:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
     assert!(checked >= 30, "only {checked} cases were checked");
 }

@@ -34,7 +34,12 @@ struct Stats {
 fn stats(mut times: Vec<Duration>) -> Stats {
     times.sort();
     let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
-    Stats { min: times[0], median: at(0.5), p99: at(0.99), max: times[times.len() - 1] }
+    Stats {
+        min: times[0],
+        median: at(0.5),
+        p99: at(0.99),
+        max: times[times.len() - 1],
+    }
 }
 
 fn us(d: Duration) -> String {
@@ -88,8 +93,7 @@ fn sync_input(endpoint: Option<&str>) -> String {
     v.to_string()
 }
 
-const SYNC_REQUEST_BODY: &str =
-    r#"{"Document":{"S3Object":{"Bucket":"textract-demo-docs","Name":"paystubs/2025-12.png"}},"FeatureTypes":["TABLES","FORMS"]}"#;
+const SYNC_REQUEST_BODY: &str = r#"{"Document":{"S3Object":{"Bucket":"textract-demo-docs","Name":"paystubs/2025-12.png"}},"FeatureTypes":["TABLES","FORMS"]}"#;
 
 fn response_body() -> String {
     std::fs::read_to_string(workspace().join("tests/fixtures/textract/form1005-response.json")).unwrap()
@@ -144,7 +148,12 @@ fn serve(body: String) -> u16 {
                         "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.1\r\nx-amzn-requestid: req-bench\r\ncontent-length: {}\r\n\r\n",
                         body.len()
                     );
-                    if writer.write_all(head.as_bytes()).and_then(|_| writer.write_all(body.as_bytes())).is_err() || close {
+                    if writer
+                        .write_all(head.as_bytes())
+                        .and_then(|_| writer.write_all(body.as_bytes()))
+                        .is_err()
+                        || close
+                    {
                         return;
                     }
                 }
@@ -158,7 +167,10 @@ fn serve(body: String) -> u16 {
 struct NativeHttp(Vec<u8>);
 
 impl textract_connector::http::HttpClient for NativeHttp {
-    fn send(&mut self, _: &textract_connector::http::HttpRequest) -> textract_connector::error::Result<textract_connector::http::HttpResponse> {
+    fn send(
+        &mut self,
+        _: &textract_connector::http::HttpRequest,
+    ) -> textract_connector::error::Result<textract_connector::http::HttpResponse> {
         Ok(textract_connector::http::HttpResponse {
             status: 200,
             headers: vec![
@@ -224,16 +236,36 @@ fn triple(s: &Stats) -> String {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let profile = if cfg!(debug_assertions) { "debug host (figures are not representative)" } else { "release host" };
-    let mut r = Report { lines: vec![format!("# textract-connector benchmark ({}, {profile})", if quick { "quick" } else { "full" })] };
+    let profile = if cfg!(debug_assertions) {
+        "debug host (figures are not representative)"
+    } else {
+        "release host"
+    };
+    let mut r = Report {
+        lines: vec![format!(
+            "# textract-connector benchmark ({}, {profile})",
+            if quick { "quick" } else { "full" }
+        )],
+    };
     println!("{}", r.lines[0]);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let component = textract_host::default_component_path();
 
     // 1. Size.
     r.section("1. Size");
     let size = std::fs::metadata(&component).unwrap().len();
-    r.row("release component", format!("{size} bytes ({:.0} KB; target ≤ 400 KB: {})", size as f64 / 1024.0, if size <= 400 * 1024 { "met" } else { "missed" }));
+    r.row(
+        "release component",
+        format!(
+            "{size} bytes ({:.0} KB; target ≤ 400 KB: {})",
+            size as f64 / 1024.0,
+            if size <= 400 * 1024 { "met" } else { "missed" }
+        ),
+    );
     let t = Instant::now();
     let harness = Harness::load_with(&component, EngineSettings::default()).unwrap();
     let compile_time = t.elapsed();
@@ -248,21 +280,48 @@ fn main() {
     let (load, _, _) = measure(if quick { 3 } else { 10 }, 1, || {
         Harness::load_with(&cwasm, EngineSettings::default()).unwrap();
     });
-    r.row("load a precompiled .cwasm and link", format!("median {}", ms(load.median)));
+    r.row(
+        "load a precompiled .cwasm and link",
+        format!("median {}", ms(load.median)),
+    );
     let n = if quick { 200 } else { 2000 };
     let mut medians = Vec::new();
     for pooling in [true, false] {
-        let h = Harness::load_with(&cwasm, EngineSettings { pooling, ..EngineSettings::default() }).unwrap();
+        let h = Harness::load_with(
+            &cwasm,
+            EngineSettings {
+                pooling,
+                ..EngineSettings::default()
+            },
+        )
+        .unwrap();
         let (s, _, _) = measure(n, 100, || rt.block_on(h.instantiate_only()).unwrap());
         medians.push(s.median);
         r.row(
-            &format!("instantiate, {} ({n}×)", if pooling { "pooling allocator" } else { "on demand" }),
-            format!("median {} / p99 {} (min {}, max {})", us(s.median), us(s.p99), us(s.min), us(s.max)),
+            &format!(
+                "instantiate, {} ({n}×)",
+                if pooling { "pooling allocator" } else { "on demand" }
+            ),
+            format!(
+                "median {} / p99 {} (min {}, max {})",
+                us(s.median),
+                us(s.p99),
+                us(s.min),
+                us(s.max)
+            ),
         );
     }
     r.row(
         "pooled / on-demand (median)",
-        format!("{:.2}× (pooled target ≤ 50 µs: {})", medians[0].as_secs_f64() / medians[1].as_secs_f64(), if medians[0] <= Duration::from_micros(50) { "met" } else { "missed" }),
+        format!(
+            "{:.2}× (pooled target ≤ 50 µs: {})",
+            medians[0].as_secs_f64() / medians[1].as_secs_f64(),
+            if medians[0] <= Duration::from_micros(50) {
+                "met"
+            } else {
+                "missed"
+            }
+        ),
     );
     std::fs::remove_file(&cwasm).ok();
 
@@ -275,11 +334,21 @@ fn main() {
     let (a, a_cpu, a_wall) = measure(iterations, 10, || {
         let replayer = Arc::new(Mutex::new(Replayer::new(cassette.clone(), ".".into())));
         let e = rt
-            .block_on(harness.execute(&input, ExecOptions::replay(Mode::Replay(replayer), EgressPolicy::implied_by(&input), ExecutionClock::pinned(1_768_469_400))))
+            .block_on(harness.execute(
+                &input,
+                ExecOptions::replay(
+                    Mode::Replay(replayer),
+                    EgressPolicy::implied_by(&input),
+                    ExecutionClock::pinned(1_768_469_400),
+                ),
+            ))
             .unwrap();
         assert!(e.outcome.is_ok(), "{:?}", e.outcome);
     });
-    r.row("(a) component via harness, in-memory response", format!("{} | CPU {:.2} ms/call", triple(&a), a_cpu * 1e3 / iterations as f64));
+    r.row(
+        "(a) component via harness, in-memory response",
+        format!("{} | CPU {:.2} ms/call", triple(&a), a_cpu * 1e3 / iterations as f64),
+    );
     let body_bytes = body.as_bytes().to_vec();
     let (b, b_cpu, _) = measure(iterations, 10, || {
         let mut http = NativeHttp(body_bytes.clone());
@@ -293,52 +362,110 @@ fn main() {
         };
         textract_connector::runtime::execute(&mut ctx, &input).unwrap();
     });
-    r.row("(b) the same core compiled natively", format!("{} | CPU {:.2} ms/call", triple(&b), b_cpu * 1e3 / iterations as f64));
-    r.row("(a)/(b) wall, median | CPU", format!("{:.2}× | {:.2}×", a.median.as_secs_f64() / b.median.as_secs_f64(), a_cpu / b_cpu.max(1e-9)));
+    r.row(
+        "(b) the same core compiled natively",
+        format!("{} | CPU {:.2} ms/call", triple(&b), b_cpu * 1e3 / iterations as f64),
+    );
+    r.row(
+        "(a)/(b) wall, median | CPU",
+        format!(
+            "{:.2}× | {:.2}×",
+            a.median.as_secs_f64() / b.median.as_secs_f64(),
+            a_cpu / b_cpu.max(1e-9)
+        ),
+    );
     let _ = a_wall;
 
     let port = serve(body.clone());
     let endpoint = format!("http://127.0.0.1:{port}");
     let live_input = sync_input(Some(&endpoint));
     let (d, d_cpu, _) = measure(iterations, 10, || {
-        let mut o = ExecOptions::replay(Mode::Live, EgressPolicy::implied_by(&live_input), ExecutionClock::real());
+        let mut o = ExecOptions::replay(
+            Mode::Live,
+            EgressPolicy::implied_by(&live_input),
+            ExecutionClock::real(),
+        );
         o.deterministic_random = false;
         let e = rt.block_on(harness.execute(&live_input, o)).unwrap();
         assert!(e.outcome.is_ok(), "{:?}", e.outcome);
     });
-    r.row("(d) component via harness, live against a local server", format!("{} | CPU {:.2} ms/call", triple(&d), d_cpu * 1e3 / iterations as f64));
+    r.row(
+        "(d) component via harness, live against a local server",
+        format!("{} | CPU {:.2} ms/call", triple(&d), d_cpu * 1e3 / iterations as f64),
+    );
     let sdk = workspace().join("target/sdk/release/sdk-baseline");
     if quick || !sdk.is_file() {
-        r.row("(c) aws-sdk-textract natively, same server", "skipped (make bench builds bench/sdk-baseline)".into());
+        r.row(
+            "(c) aws-sdk-textract natively, same server",
+            "skipped (make bench builds bench/sdk-baseline)".into(),
+        );
     } else {
-        let out = std::process::Command::new(&sdk).args([&endpoint, &iterations.to_string()]).output().unwrap();
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("sdk-baseline: {}", String::from_utf8_lossy(&out.stderr)));
-        let c = stats(v["wall_us"].as_array().unwrap().iter().map(|x| Duration::from_micros(x.as_u64().unwrap())).collect());
+        let out = std::process::Command::new(&sdk)
+            .args([&endpoint, &iterations.to_string()])
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("sdk-baseline: {}", String::from_utf8_lossy(&out.stderr)));
+        let c = stats(
+            v["wall_us"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| Duration::from_micros(x.as_u64().unwrap()))
+                .collect(),
+        );
         let c_cpu = v["cpu_s"].as_f64().unwrap();
-        r.row("(c) aws-sdk-textract natively, same server", format!("{} | CPU {:.2} ms/call", triple(&c), c_cpu * 1e3 / iterations as f64));
+        r.row(
+            "(c) aws-sdk-textract natively, same server",
+            format!("{} | CPU {:.2} ms/call", triple(&c), c_cpu * 1e3 / iterations as f64),
+        );
         let ratio = d.median.as_secs_f64() / c.median.as_secs_f64();
         r.row(
             "(d)/(c) wall, median | CPU",
-            format!("{ratio:.2}× | {:.2}× (target ≤ 1.0: {})", d_cpu / c_cpu.max(1e-9), if ratio <= 1.0 { "met" } else { "missed" }),
+            format!(
+                "{ratio:.2}× | {:.2}× (target ≤ 1.0: {})",
+                d_cpu / c_cpu.max(1e-9),
+                if ratio <= 1.0 { "met" } else { "missed" }
+            ),
         );
     }
 
     // 4. POLLING merge.
     r.section("4. POLLING merge, replayed");
     let pages = if quick { 10 } else { 100 };
-    let (merge_cassette, merge_input) = textract_host::generated::big_polling_job(&response_body(), pages, 1000).unwrap();
+    let (merge_cassette, merge_input) =
+        textract_host::generated::big_polling_job(&response_body(), pages, 1000).unwrap();
     let replayer = Arc::new(Mutex::new(Replayer::new(merge_cassette, ".".into())));
     let t = Instant::now();
     let e = rt
-        .block_on(harness.execute(&merge_input, ExecOptions::replay(Mode::Replay(replayer), EgressPolicy::implied_by(&merge_input), ExecutionClock::pinned(1_768_469_400))))
+        .block_on(harness.execute(
+            &merge_input,
+            ExecOptions::replay(
+                Mode::Replay(replayer),
+                EgressPolicy::implied_by(&merge_input),
+                ExecutionClock::pinned(1_768_469_400),
+            ),
+        ))
         .unwrap();
     let took = t.elapsed();
     let out = e.outcome.unwrap();
     let ratio = e.peak_memory_bytes as f64 / out.len() as f64;
-    r.row(&format!("{pages} pages × 1,000 blocks"), format!("{} ({:.0} blocks/s, replay included)", ms(took), (pages * 1000) as f64 / took.as_secs_f64()));
+    r.row(
+        &format!("{pages} pages × 1,000 blocks"),
+        format!(
+            "{} ({:.0} blocks/s, replay included)",
+            ms(took),
+            (pages * 1000) as f64 / took.as_secs_f64()
+        ),
+    );
     r.row(
         "guest peak memory / merged output",
-        format!("{:.1} MB / {:.1} MB = {ratio:.2}× (target ≤ 2.5: {})", e.peak_memory_bytes as f64 / 1e6, out.len() as f64 / 1e6, if ratio <= 2.5 { "met" } else { "missed" }),
+        format!(
+            "{:.1} MB / {:.1} MB = {ratio:.2}× (target ≤ 2.5: {})",
+            e.peak_memory_bytes as f64 / 1e6,
+            out.len() as f64 / 1e6,
+            if ratio <= 2.5 { "met" } else { "missed" }
+        ),
     );
 
     // 5. Throughput.
@@ -346,7 +473,10 @@ fn main() {
     let count = if quick { 40 } else { 1000 };
     let small = r#"{"DocumentMetadata":{"Pages":1},"Blocks":[{"BlockType":"LINE","Confidence":99.12999725341797,"Text":"Hello","Id":"b1"}],"AnalyzeDocumentModelVersion":"1.0"}"#;
     let host = std::env::current_exe().unwrap().with_file_name("textract-host");
-    for (label, response) in [("1-block response", small.to_string()), ("1,045-block response", body.clone())] {
+    for (label, response) in [
+        ("1-block response", small.to_string()),
+        ("1,045-block response", body.clone()),
+    ] {
         let dir = std::env::temp_dir().join(format!("textract-bench-many-{}", std::process::id()));
         let (inputs, cassettes) = (dir.join("inputs"), dir.join("cassettes"));
         std::fs::create_dir_all(&inputs).unwrap();
@@ -359,21 +489,39 @@ fn main() {
         for concurrency in [1, 2, 4] {
             let out = std::process::Command::new(&host)
                 .env("TEXTRACT_COMPONENT", &component)
-                .args(["run-many", "--inputs", inputs.to_str().unwrap(), "--output", dir.join(format!("out-{concurrency}")).to_str().unwrap()])
-                .args(["--replay-dir", cassettes.to_str().unwrap(), "--concurrency", &concurrency.to_string()])
+                .args([
+                    "run-many",
+                    "--inputs",
+                    inputs.to_str().unwrap(),
+                    "--output",
+                    dir.join(format!("out-{concurrency}")).to_str().unwrap(),
+                ])
+                .args([
+                    "--replay-dir",
+                    cassettes.to_str().unwrap(),
+                    "--concurrency",
+                    &concurrency.to_string(),
+                ])
                 .output()
                 .unwrap();
             let text = String::from_utf8_lossy(&out.stdout);
             let last = text.lines().last().unwrap_or("").to_string();
             assert!(last.contains(&format!("{count} ok")), "run-many: {last}");
-            r.row(&format!("{label}, concurrency {concurrency}, {count} executions"), last.split("; ").skip(1).collect::<Vec<_>>().join("; "));
+            r.row(
+                &format!("{label}, concurrency {concurrency}, {count} executions"),
+                last.split("; ").skip(1).collect::<Vec<_>>().join("; "),
+            );
         }
         std::fs::remove_dir_all(&dir).ok();
     }
     r.row("target", "≥ 1,000 executions/s (see the rows above)".into());
 
     let report = r.lines.join("\n") + "\n";
-    let path = workspace().join(if quick { "target/bench-quick.txt" } else { "target/bench.txt" });
+    let path = workspace().join(if quick {
+        "target/bench-quick.txt"
+    } else {
+        "target/bench.txt"
+    });
     std::fs::write(&path, report).ok();
     println!("\n(report written to {})", path.display());
 }

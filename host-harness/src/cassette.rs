@@ -203,7 +203,10 @@ fn diff_bodies(want: &[u8], got: &[u8], diffs: &mut Vec<String>) {
     if want == got {
         return;
     }
-    match (serde_json::from_slice::<Value>(want), serde_json::from_slice::<Value>(got)) {
+    match (
+        serde_json::from_slice::<Value>(want),
+        serde_json::from_slice::<Value>(got),
+    ) {
         (Ok(w), Ok(g)) => diff_json("body", &w, &g, ("recorded", "sent"), diffs),
         _ => diffs.push(format!(
             "body: recorded {} bytes ({}), sent {} bytes ({})",
@@ -348,11 +351,20 @@ fn redact_body(body: Body) -> Body {
 pub fn parse_rfc3339_utc(text: &str) -> Result<u64> {
     let t = text.trim();
     let bad = || anyhow::anyhow!("{t:?} is not a UTC time like 2026-01-15T09:30:00Z");
-    let t = t.strip_suffix('Z').or_else(|| t.strip_suffix("+00:00")).ok_or_else(bad)?;
+    let t = t
+        .strip_suffix('Z')
+        .or_else(|| t.strip_suffix("+00:00"))
+        .ok_or_else(bad)?;
     let (date, time) = t.split_once('T').ok_or_else(bad)?;
-    let d: Vec<i64> = date.split('-').map(|p| p.parse().map_err(|_| bad())).collect::<Result<_>>()?;
+    let d: Vec<i64> = date
+        .split('-')
+        .map(|p| p.parse().map_err(|_| bad()))
+        .collect::<Result<_>>()?;
     let time = time.split('.').next().unwrap_or(time);
-    let h: Vec<i64> = time.split(':').map(|p| p.parse().map_err(|_| bad())).collect::<Result<_>>()?;
+    let h: Vec<i64> = time
+        .split(':')
+        .map(|p| p.parse().map_err(|_| bad()))
+        .collect::<Result<_>>()?;
     let [y, m, day] = <[i64; 3]>::try_from(d).map_err(|_| bad())?;
     let [hh, mm, ss] = <[i64; 3]>::try_from(h).map_err(|_| bad())?;
     if !(1..=12).contains(&m) || !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
@@ -386,19 +398,28 @@ mod tests {
         let recorded = RecordedRequest {
             method: "POST".into(),
             url: "https://x/".into(),
-            headers: json!({"x-amz-target":"T.Op","authorization":"ignored"}).as_object().unwrap().clone(),
+            headers: json!({"x-amz-target":"T.Op","authorization":"ignored"})
+                .as_object()
+                .unwrap()
+                .clone(),
             body: Body::Json(json!({"a":1,"b":[1,2]})),
             expect_signed: Map::new(),
         };
         let mut seen = SeenRequest {
             method: "POST".into(),
             url: "https://x/".into(),
-            headers: vec![("x-amz-target".into(), "T.Op".into()), ("authorization".into(), "sig".into())],
+            headers: vec![
+                ("x-amz-target".into(), "T.Op".into()),
+                ("authorization".into(), "sig".into()),
+            ],
             body: br#"{"b":[1,2],"a":1}"#.to_vec(),
         };
         assert!(differences(&recorded, &seen, Path::new(".")).is_empty());
         seen.body = br#"{"b":[1,3],"a":1}"#.to_vec();
-        assert_eq!(differences(&recorded, &seen, Path::new(".")), vec!["body.b[1]: recorded 2, sent 3"]);
+        assert_eq!(
+            differences(&recorded, &seen, Path::new(".")),
+            vec!["body.b[1]: recorded 2, sent 3"]
+        );
     }
 
     #[test]
@@ -406,12 +427,23 @@ mod tests {
         let seen = SeenRequest {
             method: "POST".into(),
             url: "https://sts/".into(),
-            headers: vec![("authorization".into(), "AWS4 Credential=AKIA".into()), ("x-amz-security-token".into(), "t".into())],
+            headers: vec![
+                ("authorization".into(), "AWS4 Credential=AKIA".into()),
+                ("x-amz-security-token".into(), "t".into()),
+            ],
             body: vec![],
         };
-        let i = record(&seen, 200, &[], br#"{"Credentials":{"SecretAccessKey":"s","SessionToken":"t","Expiration":"e"}}"#);
+        let i = record(
+            &seen,
+            200,
+            &[],
+            br#"{"Credentials":{"SecretAccessKey":"s","SessionToken":"t","Expiration":"e"}}"#,
+        );
         let text = serde_json::to_string(&i).unwrap();
-        assert!(!text.contains("AKIA") && !text.contains("\"s\"") && !text.contains("\"t\""), "{text}");
+        assert!(
+            !text.contains("AKIA") && !text.contains("\"s\"") && !text.contains("\"t\""),
+            "{text}"
+        );
         assert!(text.contains("\"Expiration\":\"e\""));
     }
 }

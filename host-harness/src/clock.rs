@@ -72,4 +72,3 @@ impl HostMonotonicClock for ExecutionClock {
         self.elapsed()
     }
 }
-

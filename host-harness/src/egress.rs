@@ -72,7 +72,11 @@ impl EgressPolicy {
         if region.is_empty() || !region.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
             return;
         }
-        let suffix = if region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" };
+        let suffix = if region.starts_with("cn-") {
+            "amazonaws.com.cn"
+        } else {
+            "amazonaws.com"
+        };
         self.allow(&format!("textract.{region}.{suffix}"));
         self.allow(&format!("textract-fips.{region}.{suffix}"));
         self.allow(&format!("s3.{region}.{suffix}"));
@@ -86,7 +90,12 @@ impl EgressPolicy {
         let Ok(v) = serde_json::from_str::<Value>(input) else {
             return policy;
         };
-        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+        let text = |v: Option<&Value>| {
+            v.and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
         let region = text(v.pointer("/awsCredential/region")).or_else(|| text(v.pointer("/configuration/region")));
         if let Some(region) = region {
             policy.allow_region(&region);

@@ -33,8 +33,8 @@ mod bindings {
     });
 }
 
-use bindings::textract::connector::runtime::RuntimeMode as WitMode;
 pub use bindings::textract::connector::document_store::ReadError;
+use bindings::textract::connector::runtime::RuntimeMode as WitMode;
 pub use bindings::{ConnectorError, ErrorKind};
 
 /// How often the epoch advances: the granularity of execution deadlines.
@@ -68,12 +68,13 @@ const MAX_DOCUMENT_BYTES: u64 = 512 * 1024 * 1024;
 impl bindings::textract::connector::document_store::Host for HostState {
     fn read(&mut self, _store_id: Option<String>, document_id: String) -> std::result::Result<Vec<u8>, ReadError> {
         let Some(dir) = &self.documents else {
-            return Err(ReadError::Unavailable("this runtime has no document store (see --documents)".into()));
+            return Err(ReadError::Unavailable(
+                "this runtime has no document store (see --documents)".into(),
+            ));
         };
         // One file per id, and nothing else: no separators, no parent or hidden entries.
-        let id_is_plain = !document_id.is_empty()
-            && !document_id.starts_with('.')
-            && !document_id.contains(['/', '\\', '\0']);
+        let id_is_plain =
+            !document_id.is_empty() && !document_id.starts_with('.') && !document_id.contains(['/', '\\', '\0']);
         if !id_is_plain {
             return Err(ReadError::Denied(format!("'{document_id}' is not a document id")));
         }
@@ -82,7 +83,9 @@ impl bindings::textract::connector::document_store::Host for HostState {
             Err(_) => return Err(ReadError::NotFound),
             Ok(meta) if !meta.is_file() => return Err(ReadError::NotFound),
             Ok(meta) if meta.len() > MAX_DOCUMENT_BYTES => {
-                return Err(ReadError::Denied(format!("the document is larger than {MAX_DOCUMENT_BYTES} bytes")))
+                return Err(ReadError::Denied(format!(
+                    "the document is larger than {MAX_DOCUMENT_BYTES} bytes"
+                )))
             }
             Ok(_) => {}
         }
@@ -150,13 +153,20 @@ impl HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
 impl WasiHttpView for HostState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.transport }
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.transport,
+        }
     }
 }
 
@@ -207,7 +217,12 @@ pub struct GuestError {
 
 impl GuestError {
     pub fn limit(code: &str, message: String) -> Self {
-        GuestError { kind: "limit-exceeded".into(), code: code.into(), message, retryable: false }
+        GuestError {
+            kind: "limit-exceeded".into(),
+            code: code.into(),
+            message,
+            retryable: false,
+        }
     }
 }
 
@@ -254,7 +269,11 @@ pub struct EngineSettings {
 
 impl Default for EngineSettings {
     fn default() -> Self {
-        EngineSettings { pooling: true, pool_size: 64, max_memory: Limits::default().max_memory }
+        EngineSettings {
+            pooling: true,
+            pool_size: 64,
+            max_memory: Limits::default().max_memory,
+        }
     }
 }
 
@@ -349,8 +368,11 @@ impl Harness {
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
             .map_err(|e| anyhow!("linking wasi-http: {e}"))?;
         Self::link_execution_clock(&mut linker)?;
-        bindings::textract::connector::document_store::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
-            .map_err(|e| anyhow!("linking the document store: {e}"))?;
+        bindings::textract::connector::document_store::add_to_linker::<HostState, HasSelf<HostState>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(|e| anyhow!("linking the document store: {e}"))?;
         bindings::textract::connector::runtime::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|e| anyhow!("linking the runtime interface: {e}"))?;
         let instance_pre = linker
@@ -358,7 +380,13 @@ impl Harness {
             .map_err(|e| anyhow!("component {} cannot run here: {e}", path.display()))?;
         let pre = bindings::ConnectorPre::new(instance_pre).map_err(|e| anyhow!("not a connector component: {e}"))?;
         let ticker = EpochTicker::start(&engine);
-        Ok(Harness { engine, component, pre, settings, _ticker: ticker })
+        Ok(Harness {
+            engine,
+            component,
+            pre,
+            settings,
+            _ticker: ticker,
+        })
     }
 
     /// Replaces the monotonic clock's sleeps with ones on each execution's own
@@ -399,14 +427,18 @@ impl Harness {
     pub async fn instantiate_only(&self) -> Result<()> {
         let options = ExecOptions::replay(Mode::Live, EgressPolicy::deny_all(), ExecutionClock::pinned(0));
         let (mut store, _, _) = self.store(options)?;
-        self.pre.instantiate_async(&mut store).await.map_err(|e| anyhow!("instantiation: {e}"))?;
+        self.pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| anyhow!("instantiation: {e}"))?;
         Ok(())
     }
 
     fn store(&self, options: ExecOptions) -> Result<(Store<HostState>, MemoryOutputPipe, Arc<Mutex<Journal>>)> {
         let stderr = MemoryOutputPipe::new(64 * 1024);
         let mut wasi = WasiCtxBuilder::new();
-        wasi.wall_clock(options.clock.clone()).monotonic_clock(options.clock.clone());
+        wasi.wall_clock(options.clock.clone())
+            .monotonic_clock(options.clock.clone());
         if options.inherit_stderr {
             wasi.inherit_stderr();
         } else {
@@ -435,7 +467,11 @@ impl Harness {
             http: WasiHttpCtx::new(),
             transport,
             clock: options.clock,
-            memory: MemoryLimits { max_bytes: max_memory, peak_bytes: 0, refused: false },
+            memory: MemoryLimits {
+                max_bytes: max_memory,
+                peak_bytes: 0,
+                refused: false,
+            },
             documents: options.documents,
             mode: options.runtime,
         };
@@ -499,6 +535,9 @@ impl Harness {
 fn time_limit(timeout: Duration) -> GuestError {
     GuestError::limit(
         "TimeLimitExceeded",
-        format!("The execution ran longer than its time limit of {:.1} s and was stopped", timeout.as_secs_f64()),
+        format!(
+            "The execution ran longer than its time limit of {:.1} s and was stopped",
+            timeout.as_secs_f64()
+        ),
     )
 }

@@ -21,11 +21,16 @@ pub fn big_polling_job(response: &str, pages: usize, per_page: usize) -> Result<
     })];
     for p in 0..pages {
         let blocks: Vec<Value> = (0..per_page)
-            .filter_map(|i| source.get((p * per_page + i) % source.len().max(1)).cloned().map(|mut b| {
-                b["Id"] = json!(format!("block-{p}-{i}"));
-                b["Page"] = json!(p + 1);
-                b
-            }))
+            .filter_map(|i| {
+                source
+                    .get((p * per_page + i) % source.len().max(1))
+                    .cloned()
+                    .map(|mut b| {
+                        b["Id"] = json!(format!("block-{p}-{i}"));
+                        b["Page"] = json!(p + 1);
+                        b
+                    })
+            })
             .collect();
         let mut body = json!({"DocumentMetadata": {"Pages": pages}, "JobStatus": "SUCCEEDED", "Blocks": blocks,
                               "AnalyzeDocumentModelVersion": "1.0"});
@@ -48,5 +53,8 @@ pub fn big_polling_job(response: &str, pages: usize, per_page: usize) -> Result<
         "configuration": {"region": "us-east-1"},
         "input": {"executionType": "POLLING", "documentS3Bucket": "bucket", "documentName": "big.pdf", "analyzeForms": true}
     });
-    Ok((serde_json::from_value(json!({"interactions": interactions}))?, input.to_string()))
+    Ok((
+        serde_json::from_value(json!({"interactions": interactions}))?,
+        input.to_string(),
+    ))
 }

@@ -6,9 +6,9 @@
 pub mod cassette;
 pub mod clock;
 pub mod egress;
-pub mod many;
 pub mod engine;
 pub mod generated;
+pub mod many;
 pub mod sandbox;
 pub mod scenario;
 pub mod summary;

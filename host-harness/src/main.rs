@@ -18,7 +18,11 @@ use textract_host::sandbox::{self, Grants, Limits, RuntimeMode};
 use textract_host::transport::{Mode, Replayer};
 
 #[derive(Parser)]
-#[command(name = "textract-host", version, about = "Run the Amazon Textract connector component in a sandboxed Wasmtime host")]
+#[command(
+    name = "textract-host",
+    version,
+    about = "Run the Amazon Textract connector component in a sandboxed Wasmtime host"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -105,7 +109,10 @@ impl SandboxArgs {
 
     fn runtime(&self) -> (RuntimeMode, Grants) {
         if self.self_managed {
-            (RuntimeMode::SelfManaged, Grants::from_process(self.aws_config_dir.clone()))
+            (
+                RuntimeMode::SelfManaged,
+                Grants::from_process(self.aws_config_dir.clone()),
+            )
         } else {
             (RuntimeMode::Saas, Grants::default())
         }
@@ -181,7 +188,11 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(args).await,
         Command::RunMany(args) => run_many(args).await,
-        Command::Compile { component, output, engine } => compile(component, &output, engine),
+        Command::Compile {
+            component,
+            output,
+            engine,
+        } => compile(component, &output, engine),
         Command::Imports { component } => imports(component),
     };
     match result {
@@ -197,7 +208,10 @@ async fn main() -> ExitCode {
 fn component_path(component: Option<PathBuf>) -> Result<PathBuf> {
     let path = component.unwrap_or_else(textract_host::default_component_path);
     if !path.is_file() {
-        bail!("no component at {} (build it with `make component`, or pass --component)", path.display());
+        bail!(
+            "no component at {} (build it with `make component`, or pass --component)",
+            path.display()
+        );
     }
     Ok(path)
 }
@@ -211,7 +225,10 @@ fn imports(component: Option<PathBuf>) -> Result<ExitCode> {
 }
 
 fn compile(component: Option<PathBuf>, output: &Path, engine: EngineArgs) -> Result<ExitCode> {
-    let settings = EngineSettings { pooling: !engine.no_pooling, ..EngineSettings::default() };
+    let settings = EngineSettings {
+        pooling: !engine.no_pooling,
+        ..EngineSettings::default()
+    };
     let bytes = Harness::compile(&component_path(component)?, output, &settings)?;
     eprintln!("textract-host: wrote {} ({bytes} bytes)", output.display());
     Ok(ExitCode::SUCCESS)
@@ -220,7 +237,9 @@ fn compile(component: Option<PathBuf>, output: &Path, engine: EngineArgs) -> Res
 async fn run(args: RunArgs) -> Result<ExitCode> {
     let input = if args.input == "-" {
         let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).context("reading the input from stdin")?;
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading the input from stdin")?;
         text
     } else {
         std::fs::read_to_string(&args.input).with_context(|| format!("cannot read input file {}", args.input))?
@@ -240,10 +259,20 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
         };
         let base = path.parent().map(PathBuf::from).unwrap_or_default();
         let replayer = Arc::new(Mutex::new(Replayer::new(cassette, base)));
-        (Mode::Replay(replayer.clone()), ExecutionClock::pinned(time), Some(replayer), None)
+        (
+            Mode::Replay(replayer.clone()),
+            ExecutionClock::pinned(time),
+            Some(replayer),
+            None,
+        )
     } else if args.record.is_some() {
         let recorded = Arc::new(Mutex::new(Vec::new()));
-        (Mode::Record(recorded.clone()), ExecutionClock::real(), None, Some(recorded))
+        (
+            Mode::Record(recorded.clone()),
+            ExecutionClock::real(),
+            None,
+            Some(recorded),
+        )
     } else {
         (Mode::Live, ExecutionClock::real(), None, None)
     };
@@ -269,7 +298,11 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     for denied in &execution.journal.denied {
         eprintln!(
             "textract-host: egress denied: {denied} (allowed: {})",
-            if policy.patterns().is_empty() { "nothing".to_string() } else { policy.patterns().join(", ") }
+            if policy.patterns().is_empty() {
+                "nothing".to_string()
+            } else {
+                policy.patterns().join(", ")
+            }
         );
     }
     if let Some(problem) = execution.journal.problems.first() {
@@ -283,21 +316,37 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     }
     if let (Some(path), Some(recorded)) = (&args.record, recorded) {
         let interactions = recorded.lock().map_err(|_| anyhow!("record state poisoned"))?.clone();
-        let at = started_at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
-        Cassette { recorded_at: Some(cassette::format_rfc3339_utc(at)), interactions }.save(path)?;
-        eprintln!("textract-host: recorded {} interaction(s) to {}", execution.journal.sent.len(), path.display());
+        let at = started_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        Cassette {
+            recorded_at: Some(cassette::format_rfc3339_utc(at)),
+            interactions,
+        }
+        .save(path)?;
+        eprintln!(
+            "textract-host: recorded {} interaction(s) to {}",
+            execution.journal.sent.len(),
+            path.display()
+        );
     }
 
     let (text, code) = match execution.outcome {
         // The guest's own text, byte for byte, unless asked to indent it.
         Ok(json) if !args.pretty => (json, 0),
         Ok(json) => {
-            let value: serde_json::Value = serde_json::from_str(&json).context("the connector returned invalid JSON")?;
+            let value: serde_json::Value =
+                serde_json::from_str(&json).context("the connector returned invalid JSON")?;
             (serde_json::to_string_pretty(&value)?, 0)
         }
         Err(e) => {
             let value = serde_json::json!({ "error": e });
-            let text = if args.pretty { serde_json::to_string_pretty(&value)? } else { serde_json::to_string(&value)? };
+            let text = if args.pretty {
+                serde_json::to_string_pretty(&value)?
+            } else {
+                serde_json::to_string(&value)?
+            };
             (text, 3)
         }
     };
@@ -314,7 +363,10 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
 }
 
 async fn run_many(args: RunManyArgs) -> Result<ExitCode> {
-    let harness = Arc::new(Harness::load_with(&component_path(args.component.clone())?, args.sandbox.settings()?)?);
+    let harness = Arc::new(Harness::load_with(
+        &component_path(args.component.clone())?,
+        args.sandbox.settings()?,
+    )?);
     let (runtime, grants) = args.sandbox.runtime();
     let sandbox_args = args.sandbox.clone();
     let plan = many::Plan {
@@ -330,5 +382,9 @@ async fn run_many(args: RunManyArgs) -> Result<ExitCode> {
     };
     let report = many::run(harness, plan).await?;
     println!("{}", report.table());
-    Ok(if report.failed_to_run() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if report.failed_to_run() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -56,7 +56,10 @@ impl Report {
 
     pub fn table(&self) -> String {
         let width = self.rows.iter().map(|r| r.name.len()).max().unwrap_or(5).max(5);
-        let mut out = format!("{:<width$}  {:<40}  {:>9}  {:>8}  {:>9}\n", "input", "outcome", "ms", "requests", "peak MiB");
+        let mut out = format!(
+            "{:<width$}  {:<40}  {:>9}  {:>8}  {:>9}\n",
+            "input", "outcome", "ms", "requests", "peak MiB"
+        );
         for r in &self.rows {
             out.push_str(&format!(
                 "{:<width$}  {:<40}  {:>9.1}  {:>8}  {:>9.1}\n",
@@ -67,7 +70,11 @@ impl Report {
                 r.peak_memory_bytes as f64 / (1 << 20) as f64
             ));
         }
-        let errors = self.rows.iter().filter(|r| r.outcome != "ok" && !r.outcome.starts_with("failed")).count();
+        let errors = self
+            .rows
+            .iter()
+            .filter(|r| r.outcome != "ok" && !r.outcome.starts_with("failed"))
+            .count();
         let failed = self.rows.iter().filter(|r| r.outcome.starts_with("failed")).count();
         out.push_str(&format!(
             "{} executions: {} ok, {errors} errors, {failed} failed to run; {:.2} s, {:.1} executions/s, peak RSS {:.1} MiB",
@@ -119,11 +126,17 @@ pub async fn run(harness: Arc<Harness>, plan: Plan) -> Result<Report> {
         rows.push(joined.map_err(|e| anyhow!("an execution task failed: {e}"))?);
     }
     rows.sort_by_key(|(index, _)| *index);
-    Ok(Report { rows: rows.into_iter().map(|(_, row)| row).collect(), elapsed: started.elapsed() })
+    Ok(Report {
+        rows: rows.into_iter().map(|(_, row)| row).collect(),
+        elapsed: started.elapsed(),
+    })
 }
 
 async fn one(harness: &Harness, plan: &Plan, path: &Path) -> Row {
-    let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let started = Instant::now();
     let failed = |why: String| Row {
         name: name.clone(),
@@ -152,7 +165,11 @@ async fn one(harness: &Harness, plan: &Plan, path: &Path) -> Row {
                 .flatten()
                 .unwrap_or(1_768_469_400);
             let replayer = Arc::new(Mutex::new(Replayer::new(cassette, dir.clone())));
-            (Mode::Replay(replayer.clone()), ExecutionClock::pinned(time), Some(replayer))
+            (
+                Mode::Replay(replayer.clone()),
+                ExecutionClock::pinned(time),
+                Some(replayer),
+            )
         }
         None => (Mode::Live, ExecutionClock::real(), None),
     };

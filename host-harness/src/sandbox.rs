@@ -112,7 +112,11 @@ fn profile_region(grants: &Grants) -> Option<String> {
         .or_else(|| grants.aws_config_dir.as_ref().map(|d| d.join("config")))?;
     let text = std::fs::read_to_string(path).ok()?;
     let profile = var("AWS_PROFILE").unwrap_or_else(|| "default".into());
-    let wanted = if profile == "default" { "default".to_string() } else { format!("profile {profile}") };
+    let wanted = if profile == "default" {
+        "default".to_string()
+    } else {
+        format!("profile {profile}")
+    };
     let mut in_section = false;
     for line in text.lines().map(str::trim) {
         if let Some(section) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
@@ -157,7 +161,9 @@ pub fn parse_bytes(text: &str) -> Result<usize> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
-    let n: usize = number.parse().map_err(|_| anyhow!("{text:?} is not a size like 512MiB"))?;
+    let n: usize = number
+        .parse()
+        .map_err(|_| anyhow!("{text:?} is not a size like 512MiB"))?;
     let factor: usize = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" => 1000,
@@ -176,7 +182,9 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
-    let n: u64 = number.parse().map_err(|_| anyhow!("{text:?} is not a duration like 90s"))?;
+    let n: u64 = number
+        .parse()
+        .map_err(|_| anyhow!("{text:?} is not a duration like 90s"))?;
     Ok(match unit {
         "ms" => Duration::from_millis(n),
         "" | "s" => Duration::from_secs(n),
@@ -206,7 +214,10 @@ mod tests {
         let mut wasi = WasiCtxBuilder::new();
         let mut policy = EgressPolicy::default();
         let grants = Grants {
-            env: vec![("AWS_REGION".into(), "eu-west-1".into()), ("HOME".into(), "/root".into())],
+            env: vec![
+                ("AWS_REGION".into(), "eu-west-1".into()),
+                ("HOME".into(), "/root".into()),
+            ],
             aws_config_dir: None,
         };
         grant_self_managed(&mut wasi, &grants, &mut policy).unwrap();

@@ -10,8 +10,8 @@
 
 use crate::cassette::{parse_rfc3339_utc, Cassette};
 use crate::egress::EgressPolicy;
-use crate::sandbox::{Grants, Limits, RuntimeMode};
 use crate::engine::{ExecOptions, ExecutionClock, GuestError, Harness};
+use crate::sandbox::{Grants, Limits, RuntimeMode};
 use crate::transport::{Mode, Replayer};
 use anyhow::{bail, Context as _, Result};
 use serde::Deserialize;
@@ -108,13 +108,21 @@ pub async fn run(harness: &Harness, dir: &Path) -> Result<Outcome> {
                 inherit_stderr: false,
                 deterministic_random: true,
                 documents: options.documents.as_ref().map(|d| dir.join(d)),
-                runtime: if options.self_managed { RuntimeMode::SelfManaged } else { RuntimeMode::Saas },
+                runtime: if options.self_managed {
+                    RuntimeMode::SelfManaged
+                } else {
+                    RuntimeMode::Saas
+                },
                 grants: Grants {
                     env: options
                         .env
                         .iter()
                         .map(|(k, v)| {
-                            let value = if k.ends_with("_FILE") { dir.join(v).to_string_lossy().into_owned() } else { v.clone() };
+                            let value = if k.ends_with("_FILE") {
+                                dir.join(v).to_string_lossy().into_owned()
+                            } else {
+                                v.clone()
+                            };
                             (k.clone(), value)
                         })
                         .collect(),
@@ -154,12 +162,17 @@ pub async fn run(harness: &Harness, dir: &Path) -> Result<Outcome> {
                 if diffs.is_empty() {
                     diffs.push("same values, different key order".into());
                 }
-                failures.push(format!("result differs from expected.json:\n    {}", diffs.join("\n    ")));
+                failures.push(format!(
+                    "result differs from expected.json:\n    {}",
+                    diffs.join("\n    ")
+                ));
             }
         }
         (Err(actual), _, Some(expected)) => {
             if *actual != expected {
-                failures.push(format!("error differs from expected-error.json:\n    expected {expected:?}\n    got      {actual:?}"));
+                failures.push(format!(
+                    "error differs from expected-error.json:\n    expected {expected:?}\n    got      {actual:?}"
+                ));
             }
         }
         (Ok(actual), None, _) => failures.push(format!(
@@ -174,7 +187,11 @@ pub async fn run(harness: &Harness, dir: &Path) -> Result<Outcome> {
         }
         bail!(failures.join("\n  "));
     }
-    Ok(Outcome { elapsed, clock_elapsed: execution.clock_elapsed, requests: execution.journal.sent.len() })
+    Ok(Outcome {
+        elapsed,
+        clock_elapsed: execution.clock_elapsed,
+        requests: execution.journal.sent.len(),
+    })
 }
 
 fn read_json(path: &Path) -> Result<Option<Value>> {

@@ -18,11 +18,17 @@ pub fn summarise(result: &Value) -> String {
     if let Some(pages) = result.pointer("/documentMetadata/pages").and_then(Value::as_i64) {
         lines.push(format!("pages:       {pages}"));
     }
-    let blocks: &[Value] = result.get("blocks").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+    let blocks: &[Value] = result
+        .get("blocks")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
     if !blocks.is_empty() {
         let mut by_type: BTreeMap<&str, usize> = BTreeMap::new();
         for b in blocks {
-            *by_type.entry(b.get("blockType").and_then(Value::as_str).unwrap_or("?")).or_default() += 1;
+            *by_type
+                .entry(b.get("blockType").and_then(Value::as_str).unwrap_or("?"))
+                .or_default() += 1;
         }
         let counts: Vec<String> = by_type.iter().map(|(t, n)| format!("{t} {n}")).collect();
         lines.push(format!("blocks:      {} ({})", blocks.len(), counts.join(", ")));
@@ -36,10 +42,18 @@ pub fn summarise(result: &Value) -> String {
             lines.push("first lines:".into());
             lines.extend(first_lines.iter().map(|l| format!("  {l}")));
         }
-        let by_id: BTreeMap<&str, &Value> =
-            blocks.iter().filter_map(|b| Some((b.get("id")?.as_str()?, b))).collect();
-        for q in blocks.iter().filter(|b| b.get("blockType").and_then(Value::as_str) == Some("QUERY")) {
-            let question = q.pointer("/query/alias").or_else(|| q.pointer("/query/text")).and_then(Value::as_str);
+        let by_id: BTreeMap<&str, &Value> = blocks
+            .iter()
+            .filter_map(|b| Some((b.get("id")?.as_str()?, b)))
+            .collect();
+        for q in blocks
+            .iter()
+            .filter(|b| b.get("blockType").and_then(Value::as_str) == Some("QUERY"))
+        {
+            let question = q
+                .pointer("/query/alias")
+                .or_else(|| q.pointer("/query/text"))
+                .and_then(Value::as_str);
             let answers: Vec<String> = q
                 .get("relationships")
                 .and_then(Value::as_array)
@@ -54,7 +68,14 @@ pub fn summarise(result: &Value) -> String {
                 })
                 .collect();
             if let Some(question) = question {
-                lines.push(format!("query:       {question} → {}", if answers.is_empty() { "no answer".into() } else { answers.join(", ") }));
+                lines.push(format!(
+                    "query:       {question} → {}",
+                    if answers.is_empty() {
+                        "no answer".into()
+                    } else {
+                        answers.join(", ")
+                    }
+                ));
             }
         }
     }

@@ -62,7 +62,10 @@ impl Replayer {
             }
         }
         Err(match closest {
-            None => format!("cassette miss: {} — every recorded interaction is already used", seen.summary()),
+            None => format!(
+                "cassette miss: {} — every recorded interaction is already used",
+                seen.summary()
+            ),
             Some((i, diffs)) => format!(
                 "cassette miss: {} — the closest unused interaction (#{}) differs:\n    {}",
                 seen.summary(),
@@ -81,7 +84,12 @@ impl Replayer {
             .enumerate()
             .filter(|(_, (_, used))| !**used)
             .map(|(i, (interaction, _))| {
-                format!("interaction #{} ({} {}) was never requested", i + 1, interaction.request.method, interaction.request.url)
+                format!(
+                    "interaction #{} ({} {}) was never requested",
+                    i + 1,
+                    interaction.request.method,
+                    interaction.request.url
+                )
             })
             .collect()
     }
@@ -131,7 +139,10 @@ impl Transport {
                 journal.limit_exceeded.get_or_insert_with(|| {
                     GuestError::limit(
                         "RequestLimitExceeded",
-                        format!("The execution made more than its limit of {} outgoing requests and was stopped", self.limits.max_requests),
+                        format!(
+                            "The execution made more than its limit of {} outgoing requests and was stopped",
+                            self.limits.max_requests
+                        ),
                     )
                 });
                 return Err(HttpError::ConnectionLimitReached);
@@ -144,7 +155,12 @@ impl Transport {
             headers: parts
                 .headers
                 .iter()
-                .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
                 .collect(),
             body: bytes.to_vec(),
         };
@@ -155,7 +171,9 @@ impl Transport {
                 Ok(answer) => answer,
                 Err(problem) => {
                     lock(&self.journal).problems.push(problem);
-                    return Err(HttpError::InternalError(Some("no recorded response for this request".into())));
+                    return Err(HttpError::InternalError(Some(
+                        "no recorded response for this request".into(),
+                    )));
                 }
             },
             Mode::Record(_) | Mode::Live => {
@@ -163,7 +181,9 @@ impl Transport {
                 let (response, io) = wasmtime_wasi_http::default_send_request(forwarded, options).await?;
                 let driver = tokio::spawn(io);
                 let (parts, body) = response.into_parts();
-                let limited = http_body_util::Limited::new(body, self.limits.max_response_bytes).collect().await;
+                let limited = http_body_util::Limited::new(body, self.limits.max_response_bytes)
+                    .collect()
+                    .await;
                 driver.abort();
                 let body = match limited {
                     Ok(collected) => collected.to_bytes().to_vec(),
@@ -172,7 +192,12 @@ impl Transport {
                 let headers: Vec<(String, String)> = parts
                     .headers
                     .iter()
-                    .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                    .map(|(k, v)| {
+                        (
+                            k.as_str().to_string(),
+                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        )
+                    })
                     .collect();
                 if let Mode::Record(recorded) = &self.mode {
                     lock(recorded).push(cassette::record(&seen, parts.status.as_u16(), &headers, &body));
@@ -205,11 +230,7 @@ impl Transport {
         HttpError::HttpResponseBodySize(Some(limit as u64))
     }
 
-    fn replay(
-        &self,
-        replayer: &Mutex<Replayer>,
-        seen: &SeenRequest,
-    ) -> Result<Answer, String> {
+    fn replay(&self, replayer: &Mutex<Replayer>, seen: &SeenRequest) -> Result<Answer, String> {
         let mut replayer = lock(replayer);
         let index = replayer.find(seen)?;
         let interaction = &replayer.cassette.interactions[index];
@@ -221,9 +242,12 @@ impl Transport {
         let mut headers = Vec::new();
         for (k, v) in &response.headers {
             match v {
-                serde_json::Value::Array(values) => {
-                    headers.extend(values.iter().filter_map(|x| x.as_str()).map(|x| (k.clone(), x.to_string())))
-                }
+                serde_json::Value::Array(values) => headers.extend(
+                    values
+                        .iter()
+                        .filter_map(|x| x.as_str())
+                        .map(|x| (k.clone(), x.to_string())),
+                ),
                 other => headers.push((k.clone(), other.as_str().unwrap_or_default().to_string())),
             }
         }

@@ -14,42 +14,77 @@ use textract_host::transport::{Mode, Replayer};
 
 /// Every import the built component may have, and why.
 const ALLOWED_IMPORTS: &[(&str, &str)] = &[
-    ("wasi:http/outgoing-handler@0.2.12", "the connector's only way out: every AWS call"),
-    ("textract:connector/document-store@0.1.0", "Camunda documents of type camunda"),
-    ("textract:connector/runtime@0.1.0", "SaaS or self-managed, told by the host"),
-    ("wasi:filesystem/types@0.2.12", "the AWS config files granted in self-managed mode (SaaS grants no preopens)"),
-    ("wasi:filesystem/preopens@0.2.12", "the AWS config files granted in self-managed mode (SaaS grants no preopens)"),
+    (
+        "wasi:http/outgoing-handler@0.2.12",
+        "the connector's only way out: every AWS call",
+    ),
+    (
+        "textract:connector/document-store@0.1.0",
+        "Camunda documents of type camunda",
+    ),
+    (
+        "textract:connector/runtime@0.1.0",
+        "SaaS or self-managed, told by the host",
+    ),
+    (
+        "wasi:filesystem/types@0.2.12",
+        "the AWS config files granted in self-managed mode (SaaS grants no preopens)",
+    ),
+    (
+        "wasi:filesystem/preopens@0.2.12",
+        "the AWS config files granted in self-managed mode (SaaS grants no preopens)",
+    ),
     ("wasi:http/types@0.2.12", "requests, responses and their bodies"),
     ("wasi:io/poll@0.2.12", "waiting for a response"),
     ("wasi:io/error@0.2.12", "stream errors"),
     ("wasi:io/streams@0.2.12", "request and response bodies"),
-    ("wasi:clocks/monotonic-clock@0.2.12", "wasi-http timeouts; poll intervals"),
+    (
+        "wasi:clocks/monotonic-clock@0.2.12",
+        "wasi-http timeouts; poll intervals",
+    ),
     ("wasi:clocks/wall-clock@0.2.12", "x-amz-date for SigV4"),
-    ("wasi:cli/stderr@0.2.12", "progress lines on long jobs (and std's panic output)"),
-    ("wasi:cli/stdout@0.2.12", "linked by Rust's std; the connector never writes to it"),
+    (
+        "wasi:cli/stderr@0.2.12",
+        "progress lines on long jobs (and std's panic output)",
+    ),
+    (
+        "wasi:cli/stdout@0.2.12",
+        "linked by Rust's std; the connector never writes to it",
+    ),
     ("wasi:cli/stdin@0.2.12", "linked by Rust's std; never read"),
-    ("wasi:cli/environment@0.2.12", "linked by Rust's std; empty in SaaS mode"),
+    (
+        "wasi:cli/environment@0.2.12",
+        "linked by Rust's std; empty in SaaS mode",
+    ),
     ("wasi:cli/exit@0.2.12", "linked by Rust's std (abort)"),
     ("wasi:cli/terminal-input@0.2.12", "linked by Rust's std stdio"),
     ("wasi:cli/terminal-output@0.2.12", "linked by Rust's std stdio"),
     ("wasi:cli/terminal-stdin@0.2.12", "linked by Rust's std stdio"),
     ("wasi:cli/terminal-stdout@0.2.12", "linked by Rust's std stdio"),
     ("wasi:cli/terminal-stderr@0.2.12", "linked by Rust's std stdio"),
-    ("wasi:random/random@0.2.12", "retry jitter and generated ClientRequestTokens"),
+    (
+        "wasi:random/random@0.2.12",
+        "retry jitter and generated ClientRequestTokens",
+    ),
     ("wasi:random/insecure-seed@0.2.12", "HashMap's seed in Rust's std"),
 ];
 
 #[test]
 fn component_imports_only_the_allowlist() {
     let imports = common::harness().imports();
-    let unexpected: Vec<&String> =
-        imports.iter().filter(|i| !ALLOWED_IMPORTS.iter().any(|(name, _)| name == i)).collect();
+    let unexpected: Vec<&String> = imports
+        .iter()
+        .filter(|i| !ALLOWED_IMPORTS.iter().any(|(name, _)| name == i))
+        .collect();
     assert!(unexpected.is_empty(), "imports outside the allowlist: {unexpected:?}");
     for needed in ["wasi:http/outgoing-handler@0.2.12", "wasi:clocks/wall-clock@0.2.12"] {
         assert!(imports.iter().any(|i| i == needed), "{needed} missing from {imports:?}");
     }
     for forbidden in ["wasi:sockets", "wasi:http/incoming-handler"] {
-        assert!(!imports.iter().any(|i| i.starts_with(forbidden)), "{forbidden} imported: {imports:?}");
+        assert!(
+            !imports.iter().any(|i| i.starts_with(forbidden)),
+            "{forbidden} imported: {imports:?}"
+        );
     }
 }
 
@@ -72,13 +107,27 @@ fn a_denied_host_is_an_ordinary_guest_error_not_a_trap() {
     let execution = rt
         .block_on(common::harness().execute(
             &sync_input(None),
-            ExecOptions::replay(Mode::Replay(replayer), EgressPolicy::deny_all(), ExecutionClock::pinned(1_768_469_400)),
+            ExecOptions::replay(
+                Mode::Replay(replayer),
+                EgressPolicy::deny_all(),
+                ExecutionClock::pinned(1_768_469_400),
+            ),
         ))
         .unwrap();
     let err = execution.outcome.unwrap_err();
-    assert_eq!((err.kind.as_str(), err.code.as_str(), err.retryable), ("invalid-input", "EgressDenied", false));
-    assert!(err.message.contains("textract.us-east-1.amazonaws.com"), "{}", err.message);
-    assert_eq!(execution.journal.denied, vec!["POST https://textract.us-east-1.amazonaws.com/"]);
+    assert_eq!(
+        (err.kind.as_str(), err.code.as_str(), err.retryable),
+        ("invalid-input", "EgressDenied", false)
+    );
+    assert!(
+        err.message.contains("textract.us-east-1.amazonaws.com"),
+        "{}",
+        err.message
+    );
+    assert_eq!(
+        execution.journal.denied,
+        vec!["POST https://textract.us-east-1.amazonaws.com/"]
+    );
     assert!(execution.journal.sent.is_empty() && execution.journal.problems.is_empty());
 }
 
@@ -89,7 +138,12 @@ fn host() -> Command {
 }
 
 fn scenario(name: &str, file: &str) -> String {
-    common::workspace().join("tests").join(name).join(file).to_string_lossy().into_owned()
+    common::workspace()
+        .join("tests")
+        .join(name)
+        .join(file)
+        .to_string_lossy()
+        .into_owned()
 }
 
 #[test]
@@ -104,28 +158,46 @@ fn cli_exit_codes_and_output() {
         .unwrap();
     assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
     let result: Value = serde_json::from_slice(&ok.stdout).unwrap();
-    let expected: Value = serde_json::from_str(&std::fs::read_to_string(scenario("sync-s3-version", "expected.json")).unwrap()).unwrap();
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(scenario("sync-s3-version", "expected.json")).unwrap()).unwrap();
     assert_eq!(result, expected);
-    assert_eq!(ok.stdout.iter().filter(|b| **b == b'\n').count(), 1, "compact output is one line");
+    assert_eq!(
+        ok.stdout.iter().filter(|b| **b == b'\n').count(),
+        1,
+        "compact output is one line"
+    );
 
     // 3: the connector error on stdout; --pretty indents.
     let err = host()
-        .args(["run", "--pretty", "--input", &scenario("sync-access-denied", "input.json")])
+        .args([
+            "run",
+            "--pretty",
+            "--input",
+            &scenario("sync-access-denied", "input.json"),
+        ])
         .args(["--replay", &scenario("sync-access-denied", "cassette.json")])
         .output()
         .unwrap();
     assert_eq!(err.status.code(), Some(3));
     let printed: Value = serde_json::from_slice(&err.stdout).unwrap();
-    let expected: Value = serde_json::from_str(&std::fs::read_to_string(scenario("sync-access-denied", "expected-error.json")).unwrap()).unwrap();
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(scenario("sync-access-denied", "expected-error.json")).unwrap())
+            .unwrap();
     assert_eq!(printed, json!({ "error": expected }));
     assert!(String::from_utf8_lossy(&err.stdout).contains("\n  \"error\""));
 
     // 1: harness failures, one line on stderr.
-    let missing = host().args(["run", "--input", "/nonexistent/input.json", "--live"]).output().unwrap();
+    let missing = host()
+        .args(["run", "--input", "/nonexistent/input.json", "--live"])
+        .output()
+        .unwrap();
     assert_eq!(missing.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&missing.stderr);
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("cannot read input file /nonexistent/input.json"), "{stderr}");
+    assert!(
+        stderr.contains("cannot read input file /nonexistent/input.json"),
+        "{stderr}"
+    );
 
     // 1: a request the cassette does not hold, with a readable diff.
     let miss = host()
@@ -135,8 +207,14 @@ fn cli_exit_codes_and_output() {
         .unwrap();
     assert_eq!(miss.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&miss.stderr);
-    assert!(stderr.contains("cassette miss: POST https://textract.us-east-1.amazonaws.com/"), "{stderr}");
-    assert!(stderr.contains("url: recorded https://textract.eu-west-1.amazonaws.com/"), "{stderr}");
+    assert!(
+        stderr.contains("cassette miss: POST https://textract.us-east-1.amazonaws.com/"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("url: recorded https://textract.eu-west-1.amazonaws.com/"),
+        "{stderr}"
+    );
 
     // 1: an interaction left unused.
     let unused = host()
@@ -161,22 +239,44 @@ fn cli_exit_codes_and_output() {
 fn record_then_replay_and_live_against_a_local_endpoint() {
     common::harness();
     let body = br#"{"DocumentMetadata":{"Pages":1},"Blocks":[{"BlockType":"LINE","Confidence":99.12999725341797,"Text":"Hello","Id":"b1"}],"AnalyzeDocumentModelVersion":"1.0"}"#.to_vec();
-    let headers = || vec![("content-type", "application/x-amz-json-1.1".to_string()), ("x-amzn-RequestId", "req-local-1".to_string())];
+    let headers = || {
+        vec![
+            ("content-type", "application/x-amz-json-1.1".to_string()),
+            ("x-amzn-RequestId", "req-local-1".to_string()),
+        ]
+    };
     let (port, server) = common::serve(vec![(200, headers(), body.clone()), (200, headers(), body.clone())]);
     let endpoint = format!("http://127.0.0.1:{port}");
     let dir = std::env::temp_dir().join(format!("textract-record-{port}"));
     std::fs::create_dir_all(&dir).unwrap();
     let input_path = dir.join("input.json");
-    let input = sync_input(Some(&endpoint)).replace("\"secretKey\"", "\"sessionToken\":\"SECRET-SESSION-TOKEN\",\"secretKey\"");
+    let input = sync_input(Some(&endpoint)).replace(
+        "\"secretKey\"",
+        "\"sessionToken\":\"SECRET-SESSION-TOKEN\",\"secretKey\"",
+    );
     std::fs::write(&input_path, &input).unwrap();
     let cassette_path = dir.join("cassette.json");
 
     let recorded = host()
-        .args(["run", "--input", input_path.to_str().unwrap(), "--record", cassette_path.to_str().unwrap()])
+        .args([
+            "run",
+            "--input",
+            input_path.to_str().unwrap(),
+            "--record",
+            cassette_path.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
-    assert_eq!(recorded.status.code(), Some(0), "{}", String::from_utf8_lossy(&recorded.stderr));
-    let live = host().args(["run", "--input", input_path.to_str().unwrap(), "--live"]).output().unwrap();
+    assert_eq!(
+        recorded.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&recorded.stderr)
+    );
+    let live = host()
+        .args(["run", "--input", input_path.to_str().unwrap(), "--live"])
+        .output()
+        .unwrap();
     assert_eq!(live.status.code(), Some(0), "{}", String::from_utf8_lossy(&live.stderr));
     assert_eq!(recorded.stdout, live.stdout);
     let result: Value = serde_json::from_slice(&live.stdout).unwrap();
@@ -191,11 +291,18 @@ fn record_then_replay_and_live_against_a_local_endpoint() {
         assert_eq!(header("x-amz-target"), Some("Textract.AnalyzeDocument"));
         assert_eq!(header("host"), Some(format!("127.0.0.1:{port}").as_str()));
         assert_eq!(header("x-amz-security-token"), Some("SECRET-SESSION-TOKEN"));
-        assert!(header("authorization").unwrap().starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"));
+        assert!(header("authorization")
+            .unwrap()
+            .starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"));
     }
 
     let text = std::fs::read_to_string(&cassette_path).unwrap();
-    for secret in ["AKIDEXAMPLE", "wJalrXUtnFEMI", "SECRET-SESSION-TOKEN", "AWS4-HMAC-SHA256"] {
+    for secret in [
+        "AKIDEXAMPLE",
+        "wJalrXUtnFEMI",
+        "SECRET-SESSION-TOKEN",
+        "AWS4-HMAC-SHA256",
+    ] {
         assert!(!text.contains(secret), "the cassette leaks {secret}: {text}");
     }
     let cassette: Cassette = serde_json::from_str(&text).unwrap();
@@ -203,10 +310,21 @@ fn record_then_replay_and_live_against_a_local_endpoint() {
     assert_eq!(cassette.interactions.len(), 1);
 
     let replayed = host()
-        .args(["run", "--input", input_path.to_str().unwrap(), "--replay", cassette_path.to_str().unwrap()])
+        .args([
+            "run",
+            "--input",
+            input_path.to_str().unwrap(),
+            "--replay",
+            cassette_path.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
-    assert_eq!(replayed.status.code(), Some(0), "{}", String::from_utf8_lossy(&replayed.stderr));
+    assert_eq!(
+        replayed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&replayed.stderr)
+    );
     assert_eq!(replayed.stdout, live.stdout);
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -214,7 +332,8 @@ fn record_then_replay_and_live_against_a_local_endpoint() {
 #[test]
 fn polling_merge_of_100_000_blocks_peaks_under_two_and_a_half_times_its_output() {
     let (pages, per_page) = (100, 1000);
-    let response = std::fs::read_to_string(common::workspace().join("tests/fixtures/textract/form1005-response.json")).unwrap();
+    let response =
+        std::fs::read_to_string(common::workspace().join("tests/fixtures/textract/form1005-response.json")).unwrap();
     let (cassette, input) = textract_host::generated::big_polling_job(&response, pages, per_page).unwrap();
     let replayer = Arc::new(Mutex::new(Replayer::new(cassette, ".".into())));
     let rt = common::runtime();
@@ -222,16 +341,27 @@ fn polling_merge_of_100_000_blocks_peaks_under_two_and_a_half_times_its_output()
     let execution = rt
         .block_on(common::harness().execute(
             &input,
-            ExecOptions::replay(Mode::Replay(replayer.clone()), EgressPolicy::implied_by(&input), ExecutionClock::pinned(1_768_469_400)),
+            ExecOptions::replay(
+                Mode::Replay(replayer.clone()),
+                EgressPolicy::implied_by(&input),
+                ExecutionClock::pinned(1_768_469_400),
+            ),
         ))
         .unwrap();
     let elapsed = started.elapsed();
-    assert!(execution.journal.problems.is_empty(), "{:?}", execution.journal.problems);
+    assert!(
+        execution.journal.problems.is_empty(),
+        "{:?}",
+        execution.journal.problems
+    );
     assert!(replayer.lock().unwrap().unused().is_empty());
     let output = execution.outcome.unwrap();
     let result: Value = serde_json::from_str(&output).unwrap();
     assert_eq!(result["blocks"].as_array().unwrap().len(), pages * per_page);
-    assert_eq!(result["blocks"][pages * per_page - 1]["id"], format!("block-{}-{}", pages - 1, per_page - 1));
+    assert_eq!(
+        result["blocks"][pages * per_page - 1]["id"],
+        format!("block-{}-{}", pages - 1, per_page - 1)
+    );
     assert_eq!(result["nextToken"], Value::Null);
     let ratio = execution.peak_memory_bytes as f64 / output.len() as f64;
     println!(
@@ -243,9 +373,25 @@ fn polling_merge_of_100_000_blocks_peaks_under_two_and_a_half_times_its_output()
     );
     assert!(ratio <= 2.5, "peak memory is {ratio:.2}x the output");
     // Progress lines name the job, its status and what has been fetched so far.
-    assert!(execution.stderr.contains("textract: started job big-job"), "{}", execution.stderr);
-    assert!(execution.stderr.contains("textract: job big-job results: page 50, 50000 blocks so far"), "{}", execution.stderr);
-    assert!(execution.stderr.contains("textract: job big-job SUCCEEDED: 100 result page(s), 100000 blocks"), "{}", execution.stderr);
+    assert!(
+        execution.stderr.contains("textract: started job big-job"),
+        "{}",
+        execution.stderr
+    );
+    assert!(
+        execution
+            .stderr
+            .contains("textract: job big-job results: page 50, 50000 blocks so far"),
+        "{}",
+        execution.stderr
+    );
+    assert!(
+        execution
+            .stderr
+            .contains("textract: job big-job SUCCEEDED: 100 result page(s), 100000 blocks"),
+        "{}",
+        execution.stderr
+    );
 }
 
 #[test]
@@ -258,7 +404,11 @@ fn long_polls_write_progress_lines() {
     let execution = common::runtime()
         .block_on(common::harness().execute(
             &input,
-            ExecOptions::replay(Mode::Replay(replayer), EgressPolicy::implied_by(&input), ExecutionClock::pinned(time)),
+            ExecOptions::replay(
+                Mode::Replay(replayer),
+                EgressPolicy::implied_by(&input),
+                ExecutionClock::pinned(time),
+            ),
         ))
         .unwrap();
     assert!(execution.outcome.is_ok());
@@ -277,9 +427,15 @@ fn long_polls_write_progress_lines() {
 fn run_with_documents(input: &Value, documents: &std::path::Path) -> textract_host::engine::Execution {
     let input = input.to_string();
     let replayer = Arc::new(Mutex::new(Replayer::new(Cassette::default(), ".".into())));
-    let mut options = ExecOptions::replay(Mode::Replay(replayer), EgressPolicy::implied_by(&input), ExecutionClock::pinned(1_768_469_400));
+    let mut options = ExecOptions::replay(
+        Mode::Replay(replayer),
+        EgressPolicy::implied_by(&input),
+        ExecutionClock::pinned(1_768_469_400),
+    );
     options.documents = Some(documents.to_path_buf());
-    common::runtime().block_on(common::harness().execute(&input, options)).unwrap()
+    common::runtime()
+        .block_on(common::harness().execute(&input, options))
+        .unwrap()
 }
 
 fn document_input(execution: &str, document_id: &str) -> Value {
@@ -308,21 +464,35 @@ fn the_document_store_serves_one_folder_and_documents_over_aws_limits_are_refuse
     let e = run_with_documents(&document_input("SYNC", "big-pdf"), &dir);
     let err = e.outcome.unwrap_err();
     assert_eq!(err.code, "DocumentTooLarge");
-    assert!(err.message.contains("over the limit of 10485760 bytes: real-time (SYNC) analysis"), "{}", err.message);
+    assert!(
+        err.message
+            .contains("over the limit of 10485760 bytes: real-time (SYNC) analysis"),
+        "{}",
+        err.message
+    );
     assert!(e.journal.sent.is_empty());
 
     // ASYNC: images are limited to 10 MB too, before any upload.
     let e = run_with_documents(&document_input("ASYNC", "big-png"), &dir);
     let err = e.outcome.unwrap_err();
     assert_eq!(err.code, "DocumentTooLarge");
-    assert!(err.message.contains("PNG and JPEG images up to 10 MB"), "{}", err.message);
+    assert!(
+        err.message.contains("PNG and JPEG images up to 10 MB"),
+        "{}",
+        err.message
+    );
     assert!(e.journal.sent.is_empty());
 
     // POLLING: a PDF over 10 MB is fine (500 MB): it is uploaded, whole.
     let e = run_with_documents(&document_input("POLLING", "big-pdf"), &dir);
     let put = &e.journal.sent[0];
     assert_eq!(put.method, "PUT");
-    assert!(put.url.starts_with("https://staging-bucket.s3.us-east-1.amazonaws.com/textract-connector/tc-"), "{}", put.url);
+    assert!(
+        put.url
+            .starts_with("https://staging-bucket.s3.us-east-1.amazonaws.com/textract-connector/tc-"),
+        "{}",
+        put.url
+    );
     assert_eq!(put.body.len(), pdf.len());
     assert_eq!(put.header("content-type"), Some("application/pdf"));
 

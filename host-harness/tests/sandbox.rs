@@ -24,7 +24,11 @@ fn fixture() -> &'static Harness {
     static FIXTURE: OnceLock<Harness> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let path = fixture_path();
-        assert!(path.is_file(), "no {}: run `make fixture` (make test does)", path.display());
+        assert!(
+            path.is_file(),
+            "no {}: run `make fixture` (make test does)",
+            path.display()
+        );
         Harness::load(&path).unwrap()
     })
 }
@@ -48,7 +52,12 @@ fn error_code(e: &Execution) -> (String, String) {
 fn each_limit_stops_only_the_execution_that_passes_it() {
     let rt = common::runtime();
     rt.block_on(async {
-        let small = Limits { max_memory: 64 << 20, timeout: Duration::from_secs(2), max_requests: 5, ..Limits::default() };
+        let small = Limits {
+            max_memory: 64 << 20,
+            timeout: Duration::from_secs(2),
+            max_requests: 5,
+            ..Limits::default()
+        };
         let mut allowed = EgressPolicy::default();
         allowed.allow("127.0.0.1:9");
         let started = Instant::now();
@@ -64,21 +73,40 @@ fn each_limit_stops_only_the_execution_that_passes_it() {
         );
         let elapsed = started.elapsed();
 
-        assert_eq!(error_code(&alloc), ("limit-exceeded".into(), "MemoryLimitExceeded".into()));
-        assert!(alloc.outcome.as_ref().unwrap_err().message.contains("memory limit of 67108864 bytes"));
+        assert_eq!(
+            error_code(&alloc),
+            ("limit-exceeded".into(), "MemoryLimitExceeded".into())
+        );
+        assert!(alloc
+            .outcome
+            .as_ref()
+            .unwrap_err()
+            .message
+            .contains("memory limit of 67108864 bytes"));
         assert!(alloc.peak_memory_bytes <= 64 << 20);
 
         assert_eq!(error_code(&spin), ("limit-exceeded".into(), "TimeLimitExceeded".into()));
-        assert!(spin.outcome.as_ref().unwrap_err().message.contains("time limit of 2.0 s"));
+        assert!(spin
+            .outcome
+            .as_ref()
+            .unwrap_err()
+            .message
+            .contains("time limit of 2.0 s"));
         // A guest waiting in the host is stopped by the same deadline.
-        assert_eq!(error_code(&sleep), ("limit-exceeded".into(), "TimeLimitExceeded".into()));
+        assert_eq!(
+            error_code(&sleep),
+            ("limit-exceeded".into(), "TimeLimitExceeded".into())
+        );
 
         let err = denied.outcome.as_ref().unwrap_err();
         assert_eq!(err.code, "CallFailed");
         assert!(err.message.contains("HttpRequestDenied"), "{}", err.message);
         assert_eq!(denied.journal.denied, vec!["GET http://denied.example.com/"]);
 
-        assert_eq!(error_code(&requests), ("limit-exceeded".into(), "RequestLimitExceeded".into()));
+        assert_eq!(
+            error_code(&requests),
+            ("limit-exceeded".into(), "RequestLimitExceeded".into())
+        );
         assert_eq!(requests.journal.sent.len(), 5);
 
         for ok in [&ok1, &ok2, &ok3] {
@@ -94,7 +122,10 @@ fn each_limit_stops_only_the_execution_that_passes_it() {
 #[test]
 fn saas_grants_no_files_and_no_environment() {
     let rt = common::runtime();
-    let files = rt.block_on(behave("read-file", options(Limits::default(), EgressPolicy::deny_all())));
+    let files = rt.block_on(behave(
+        "read-file",
+        options(Limits::default(), EgressPolicy::deny_all()),
+    ));
     let files: Value = serde_json::from_str(files.outcome.as_ref().unwrap()).unwrap();
     assert!(files["listRoot"].as_str().unwrap().starts_with("err:"), "{files}");
     assert!(files["awsCredentials"].as_str().unwrap().starts_with("err:"), "{files}");
@@ -112,7 +143,11 @@ fn self_managed_grants_only_aws_variables_and_the_config_folder() {
         let mut o = options(Limits::default(), EgressPolicy::deny_all());
         o.runtime = RuntimeMode::SelfManaged;
         o.grants = Grants {
-            env: vec![("AWS_REGION".into(), "eu-west-1".into()), ("HOME".into(), "/root".into()), ("PATH".into(), "/bin".into())],
+            env: vec![
+                ("AWS_REGION".into(), "eu-west-1".into()),
+                ("HOME".into(), "/root".into()),
+                ("PATH".into(), "/bin".into()),
+            ],
             aws_config_dir: Some(dir.clone()),
         };
         common::runtime().block_on(behave(input, o))
@@ -129,11 +164,24 @@ fn a_response_over_the_size_limit_stops_the_execution() {
     let input = std::fs::read_to_string(dir.join("input.json")).unwrap();
     let cassette = Cassette::load(&dir.join("cassette.json")).unwrap();
     let replayer = Arc::new(Mutex::new(Replayer::new(cassette, dir.clone())));
-    let mut o = ExecOptions::replay(Mode::Replay(replayer), EgressPolicy::implied_by(&input), ExecutionClock::pinned(1_768_469_400));
+    let mut o = ExecOptions::replay(
+        Mode::Replay(replayer),
+        EgressPolicy::implied_by(&input),
+        ExecutionClock::pinned(1_768_469_400),
+    );
     o.limits.max_response_bytes = 100_000;
-    let e = common::runtime().block_on(common::harness().execute(&input, o)).unwrap();
-    assert_eq!(error_code(&e), ("limit-exceeded".into(), "ResponseSizeLimitExceeded".into()));
-    assert!(e.outcome.unwrap_err().message.contains("larger than the limit of 100000 bytes"));
+    let e = common::runtime()
+        .block_on(common::harness().execute(&input, o))
+        .unwrap();
+    assert_eq!(
+        error_code(&e),
+        ("limit-exceeded".into(), "ResponseSizeLimitExceeded".into())
+    );
+    assert!(e
+        .outcome
+        .unwrap_err()
+        .message
+        .contains("larger than the limit of 100000 bytes"));
 }
 
 /// Per-execution start-up, pooled against on-demand, measured side by side.
@@ -144,7 +192,14 @@ fn pooled_instantiation_is_measured_against_on_demand() {
     let rt = common::runtime();
     let mut report = Vec::new();
     for pooling in [true, false] {
-        let harness = Harness::load_with(&path, EngineSettings { pooling, ..EngineSettings::default() }).unwrap();
+        let harness = Harness::load_with(
+            &path,
+            EngineSettings {
+                pooling,
+                ..EngineSettings::default()
+            },
+        )
+        .unwrap();
         let mut times: Vec<Duration> = (0..300)
             .map(|_| {
                 let t = Instant::now();
@@ -172,21 +227,43 @@ fn a_precompiled_component_runs_like_the_wasm() {
     common::harness();
     let cwasm = std::env::temp_dir().join(format!("textract-{}.cwasm", std::process::id()));
     let compiled = host()
-        .args(["compile", "--component", common::component_path().to_str().unwrap(), "--output", cwasm.to_str().unwrap()])
+        .args([
+            "compile",
+            "--component",
+            common::component_path().to_str().unwrap(),
+            "--output",
+            cwasm.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
-    assert_eq!(compiled.status.code(), Some(0), "{}", String::from_utf8_lossy(&compiled.stderr));
+    assert_eq!(
+        compiled.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&compiled.stderr)
+    );
     let dir = common::workspace().join("tests/sync-s3-version");
     let run = |component: &str| {
         host()
-            .args(["run", "--component", component, "--input", dir.join("input.json").to_str().unwrap()])
+            .args([
+                "run",
+                "--component",
+                component,
+                "--input",
+                dir.join("input.json").to_str().unwrap(),
+            ])
             .args(["--replay", dir.join("cassette.json").to_str().unwrap()])
             .output()
             .unwrap()
     };
     let from_cwasm = run(cwasm.to_str().unwrap());
     let from_wasm = run(common::component_path().to_str().unwrap());
-    assert_eq!(from_cwasm.status.code(), Some(0), "{}", String::from_utf8_lossy(&from_cwasm.stderr));
+    assert_eq!(
+        from_cwasm.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&from_cwasm.stderr)
+    );
     assert_eq!(from_cwasm.stdout, from_wasm.stdout);
     std::fs::remove_file(&cwasm).ok();
 }
@@ -198,7 +275,13 @@ fn run_many_gives_each_input_its_own_result_and_a_summary() {
     let (inputs, cassettes, output) = (base.join("inputs"), base.join("cassettes"), base.join("output"));
     std::fs::create_dir_all(&inputs).unwrap();
     std::fs::create_dir_all(&cassettes).unwrap();
-    let scenarios = ["sync-s3-version", "polling-three-pages", "async-all-options", "validation-no-feature", "sync-access-denied"];
+    let scenarios = [
+        "sync-s3-version",
+        "polling-three-pages",
+        "async-all-options",
+        "validation-no-feature",
+        "sync-access-denied",
+    ];
     for name in scenarios {
         let dir = common::workspace().join("tests").join(name);
         std::fs::copy(dir.join("input.json"), inputs.join(format!("{name}.json"))).unwrap();
@@ -215,14 +298,31 @@ fn run_many_gives_each_input_its_own_result_and_a_summary() {
     }
     let out = host()
         .env("TEXTRACT_COMPONENT", common::component_path())
-        .args(["run-many", "--inputs", inputs.to_str().unwrap(), "--output", output.to_str().unwrap()])
+        .args([
+            "run-many",
+            "--inputs",
+            inputs.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+        ])
         .args(["--replay-dir", cassettes.to_str().unwrap(), "--concurrency", "3"])
         .output()
         .unwrap();
     let table = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{table}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(table.contains("5 executions: 3 ok, 2 errors, 0 failed to run"), "{table}");
-    assert!(table.contains("invalid-input/ValidationFailed") && table.contains("unauthorized/AccessDeniedException"), "{table}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{table}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        table.contains("5 executions: 3 ok, 2 errors, 0 failed to run"),
+        "{table}"
+    );
+    assert!(
+        table.contains("invalid-input/ValidationFailed") && table.contains("unauthorized/AccessDeniedException"),
+        "{table}"
+    );
     for (name, file) in [
         ("sync-s3-version", "sync-s3-version.json"),
         ("polling-three-pages", "polling-three-pages.json"),
@@ -234,7 +334,9 @@ fn run_many_gives_each_input_its_own_result_and_a_summary() {
         let dir = common::workspace().join("tests").join(name);
         let expected: Value = match std::fs::read_to_string(dir.join("expected.json")) {
             Ok(text) => serde_json::from_str(&text).unwrap(),
-            Err(_) => serde_json::json!({"error": serde_json::from_str::<Value>(&std::fs::read_to_string(dir.join("expected-error.json")).unwrap()).unwrap()}),
+            Err(_) => {
+                serde_json::json!({"error": serde_json::from_str::<Value>(&std::fs::read_to_string(dir.join("expected-error.json")).unwrap()).unwrap()})
+            }
         };
         assert_eq!(written, expected, "{name}");
     }

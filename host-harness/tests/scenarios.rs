@@ -7,7 +7,12 @@ mod common;
 fn every_scenario_passes() {
     let root = common::workspace().join("tests");
     let dirs = textract_host::scenario::discover(&root).unwrap();
-    assert!(dirs.len() >= 20, "expected the scenario folders under {}, found {}", root.display(), dirs.len());
+    assert!(
+        dirs.len() >= 20,
+        "expected the scenario folders under {}, found {}",
+        root.display(),
+        dirs.len()
+    );
     let harness = common::harness();
     let rt = common::runtime();
     let mut failures = Vec::new();

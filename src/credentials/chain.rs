@@ -32,7 +32,11 @@ const IMDS: &str = "http://169.254.169.254";
 const METADATA_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The credentials, and the source that gave them (for progress lines).
-pub fn resolve(ctx: &mut Context<'_>, region: &str, endpoint_override: Option<&Endpoint>) -> Result<(Credentials, String)> {
+pub fn resolve(
+    ctx: &mut Context<'_>,
+    region: &str,
+    endpoint_override: Option<&Endpoint>,
+) -> Result<(Credentials, String)> {
     let mut tried: Vec<String> = Vec::new();
     let sts = sts::endpoint(region, endpoint_override);
 
@@ -56,7 +60,11 @@ pub fn resolve(ctx: &mut Context<'_>, region: &str, endpoint_override: Option<&E
         Ok(c) => return Ok((c, "EC2 instance metadata".into())),
         Err(why) => tried.push(format!("EC2 instance metadata (IMDSv2): {why}")),
     }
-    let list: Vec<String> = tried.iter().enumerate().map(|(i, t)| format!("{}. {t}", i + 1)).collect();
+    let list: Vec<String> = tried
+        .iter()
+        .enumerate()
+        .map(|(i, t)| format!("{}. {t}", i + 1))
+        .collect();
     Err(Error::NoCredentials(format!(
         "The default credentials chain found no AWS credentials. Tried: {}",
         list.join("; ")
@@ -65,7 +73,10 @@ pub fn resolve(ctx: &mut Context<'_>, region: &str, endpoint_override: Option<&E
 
 /// The region the chain's grants imply: `AWS_REGION`, `AWS_DEFAULT_REGION`, then the profile's.
 pub fn resolve_region(platform: &dyn Platform) -> Option<String> {
-    if let Some(region) = platform.env("AWS_REGION").or_else(|| platform.env("AWS_DEFAULT_REGION")) {
+    if let Some(region) = platform
+        .env("AWS_REGION")
+        .or_else(|| platform.env("AWS_DEFAULT_REGION"))
+    {
         return Some(region);
     }
     let name = profile_name(platform);
@@ -83,7 +94,10 @@ fn from_environment(p: &dyn Platform) -> std::result::Result<Credentials, String
 }
 
 fn from_web_identity(ctx: &mut Context<'_>, sts: &Endpoint) -> std::result::Result<Credentials, String> {
-    let (file, role) = match (ctx.platform.env("AWS_WEB_IDENTITY_TOKEN_FILE"), ctx.platform.env("AWS_ROLE_ARN")) {
+    let (file, role) = match (
+        ctx.platform.env("AWS_WEB_IDENTITY_TOKEN_FILE"),
+        ctx.platform.env("AWS_ROLE_ARN"),
+    ) {
         (Some(file), Some(role)) => (file, role),
         (Some(_), None) => return Err("AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not".into()),
         (None, Some(_)) => return Err("AWS_ROLE_ARN is set but AWS_WEB_IDENTITY_TOKEN_FILE is not".into()),
@@ -94,7 +108,10 @@ fn from_web_identity(ctx: &mut Context<'_>, sts: &Endpoint) -> std::result::Resu
         .read_file(&file)
         .map_err(|why| format!("cannot read the token file {file} ({why})"))?;
     let token = String::from_utf8_lossy(&token).trim().to_string();
-    let session = ctx.platform.env("AWS_ROLE_SESSION_NAME").unwrap_or_else(|| sts::SESSION_NAME.into());
+    let session = ctx
+        .platform
+        .env("AWS_ROLE_SESSION_NAME")
+        .unwrap_or_else(|| sts::SESSION_NAME.into());
     sts::assume_role_with_web_identity(ctx, sts, &role, &session, &token)
         .map_err(|e| format!("STS AssumeRoleWithWebIdentity for {role} failed: {}", e.message()))
 }
@@ -104,7 +121,12 @@ fn profile_name(p: &dyn Platform) -> String {
 }
 
 /// Reads one shared file; a file that is not there is an empty one.
-fn read_profiles(p: &dyn Platform, variable: &str, default_name: &str, config_file: bool) -> std::result::Result<Profiles, String> {
+fn read_profiles(
+    p: &dyn Platform,
+    variable: &str,
+    default_name: &str,
+    config_file: bool,
+) -> std::result::Result<Profiles, String> {
     let path = p.env(variable).unwrap_or_else(|| format!("{AWS_DIR}/{default_name}"));
     match p.read_file(&path) {
         Ok(bytes) => Ok(profile::parse(&String::from_utf8_lossy(&bytes), config_file)),
@@ -112,7 +134,11 @@ fn read_profiles(p: &dyn Platform, variable: &str, default_name: &str, config_fi
     }
 }
 
-fn from_profile(ctx: &mut Context<'_>, sts: &Endpoint, region: &str) -> std::result::Result<(Credentials, String), String> {
+fn from_profile(
+    ctx: &mut Context<'_>,
+    sts: &Endpoint,
+    region: &str,
+) -> std::result::Result<(Credentials, String), String> {
     let name = profile_name(ctx.platform);
     let credentials = read_profiles(ctx.platform, "AWS_SHARED_CREDENTIALS_FILE", "credentials", false)?;
     let config = read_profiles(ctx.platform, "AWS_CONFIG_FILE", "config", true)?;
@@ -123,16 +149,24 @@ fn from_profile(ctx: &mut Context<'_>, sts: &Endpoint, region: &str) -> std::res
             .or_else(|| config.get(profile).and_then(|s| s.get(key)))
             .cloned()
     };
-    let static_keys = |profile: &str| match (settings(profile, "aws_access_key_id"), settings(profile, "aws_secret_access_key")) {
-        (Some(key), Some(secret)) => Some(Credentials::new(&key, &secret, settings(profile, "aws_session_token").as_deref())),
+    let static_keys = |profile: &str| match (
+        settings(profile, "aws_access_key_id"),
+        settings(profile, "aws_secret_access_key"),
+    ) {
+        (Some(key), Some(secret)) => Some(Credentials::new(
+            &key,
+            &secret,
+            settings(profile, "aws_session_token").as_deref(),
+        )),
         _ => None,
     };
     if !credentials.contains_key(&name) && !config.contains_key(&name) {
         return Err(format!("no profile '{name}' in the credentials or config file"));
     }
     if let Some(role) = settings(&name, "role_arn") {
-        let source = settings(&name, "source_profile")
-            .ok_or_else(|| format!("profile '{name}' has role_arn but no source_profile (credential_source is not supported)"))?;
+        let source = settings(&name, "source_profile").ok_or_else(|| {
+            format!("profile '{name}' has role_arn but no source_profile (credential_source is not supported)")
+        })?;
         let source_credentials = static_keys(&source)
             .ok_or_else(|| format!("source_profile '{source}' of profile '{name}' has no access keys"))?;
         let session = settings(&name, "role_session_name").unwrap_or_else(|| sts::SESSION_NAME.into());
@@ -171,9 +205,23 @@ fn parse_metadata_credentials(body: &[u8]) -> std::result::Result<Credentials, S
     }
 }
 
-fn metadata_get(ctx: &mut Context<'_>, method: &'static str, url: String, headers: Vec<(String, String)>) -> std::result::Result<Vec<u8>, String> {
-    let request = HttpRequest { method, url: url.clone(), headers, body: Vec::new(), timeout: Some(METADATA_TIMEOUT) };
-    let response = ctx.http.send(&request).map_err(|e| format!("{url} did not answer ({})", e.code()))?;
+fn metadata_get(
+    ctx: &mut Context<'_>,
+    method: &'static str,
+    url: String,
+    headers: Vec<(String, String)>,
+) -> std::result::Result<Vec<u8>, String> {
+    let request = HttpRequest {
+        method,
+        url: url.clone(),
+        headers,
+        body: Vec::new(),
+        timeout: Some(METADATA_TIMEOUT),
+    };
+    let response = ctx
+        .http
+        .send(&request)
+        .map_err(|e| format!("{url} did not answer ({})", e.code()))?;
     if !response.is_success() {
         return Err(format!("{url} answered HTTP {}", response.status));
     }
@@ -185,10 +233,19 @@ fn from_container(ctx: &mut Context<'_>) -> std::result::Result<Credentials, Str
         ctx.platform.env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"),
         ctx.platform.env("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
     ) {
-        (Some(relative), _) => format!("{ECS_HOST}{}", if relative.starts_with('/') { relative } else { format!("/{relative}") }),
+        (Some(relative), _) => format!(
+            "{ECS_HOST}{}",
+            if relative.starts_with('/') {
+                relative
+            } else {
+                format!("/{relative}")
+            }
+        ),
         (None, Some(full)) => full,
         (None, None) => {
-            return Err("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and AWS_CONTAINER_CREDENTIALS_FULL_URI are not set".into())
+            return Err(
+                "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and AWS_CONTAINER_CREDENTIALS_FULL_URI are not set".into(),
+            )
         }
     };
     let token = match ctx.platform.env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE") {
@@ -200,13 +257,19 @@ fn from_container(ctx: &mut Context<'_>) -> std::result::Result<Credentials, Str
         ),
         None => ctx.platform.env("AWS_CONTAINER_AUTHORIZATION_TOKEN"),
     };
-    let headers = token.map(|t| vec![("authorization".to_string(), t)]).unwrap_or_default();
+    let headers = token
+        .map(|t| vec![("authorization".to_string(), t)])
+        .unwrap_or_default();
     let body = metadata_get(ctx, "GET", url, headers)?;
     parse_metadata_credentials(&body)
 }
 
 fn from_instance_metadata(ctx: &mut Context<'_>) -> std::result::Result<Credentials, String> {
-    if ctx.platform.env("AWS_EC2_METADATA_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+    if ctx
+        .platform
+        .env("AWS_EC2_METADATA_DISABLED")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    {
         return Err("disabled by AWS_EC2_METADATA_DISABLED".into());
     }
     let token = metadata_get(
@@ -219,7 +282,12 @@ fn from_instance_metadata(ctx: &mut Context<'_>) -> std::result::Result<Credenti
     let auth = || vec![("x-aws-ec2-metadata-token".to_string(), token.clone())];
     let base = format!("{IMDS}/latest/meta-data/iam/security-credentials/");
     let roles = metadata_get(ctx, "GET", base.clone(), auth())?;
-    let role = String::from_utf8_lossy(&roles).lines().next().unwrap_or("").trim().to_string();
+    let role = String::from_utf8_lossy(&roles)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
     if role.is_empty() {
         return Err("the instance has no IAM role".into());
     }
@@ -236,21 +304,36 @@ mod tests {
     use crate::validation::RuntimeMode;
 
     fn ok(body: &str) -> crate::error::Result<HttpResponse> {
-        Ok(HttpResponse { status: 200, headers: vec![], body: body.as_bytes().to_vec() })
+        Ok(HttpResponse {
+            status: 200,
+            headers: vec![],
+            body: body.as_bytes().to_vec(),
+        })
     }
 
-    fn resolve_with(platform: &mut FakePlatform, responses: Vec<crate::error::Result<HttpResponse>>) -> (Result<(Credentials, String)>, FakeHttp) {
+    fn resolve_with(
+        platform: &mut FakePlatform,
+        responses: Vec<crate::error::Result<HttpResponse>>,
+    ) -> (Result<(Credentials, String)>, FakeHttp) {
         let mut http = FakeHttp::answering(responses);
         let mut store = FakeStore::default();
         let out = {
-            let mut ctx = Context { http: &mut http, platform, documents: &mut store, mode: RuntimeMode::SelfManaged };
+            let mut ctx = Context {
+                http: &mut http,
+                platform,
+                documents: &mut store,
+                mode: RuntimeMode::SelfManaged,
+            };
             resolve(&mut ctx, "eu-west-1", None)
         };
         (out, http)
     }
 
     fn refused() -> crate::error::Result<HttpResponse> {
-        Err(Error::Transport { code: "ConnectionRefused".into(), message: "x".into() })
+        Err(Error::Transport {
+            code: "ConnectionRefused".into(),
+            message: "x".into(),
+        })
     }
 
     #[test]
@@ -258,10 +341,16 @@ mod tests {
         let mut p = FakePlatform::default();
         p.env.insert("AWS_ACCESS_KEY_ID".into(), "AKIAENV".into());
         p.env.insert("AWS_SECRET_ACCESS_KEY".into(), "secret".into());
-        p.files.insert("/aws/credentials".into(), b"[default]\naws_access_key_id=AKIAFILE\naws_secret_access_key=s\n".to_vec());
+        p.files.insert(
+            "/aws/credentials".into(),
+            b"[default]\naws_access_key_id=AKIAFILE\naws_secret_access_key=s\n".to_vec(),
+        );
         let (out, http) = resolve_with(&mut p, vec![]);
         let (c, source) = out.unwrap();
-        assert_eq!((c.access_key_id.as_str(), source.as_str()), ("AKIAENV", "environment variables"));
+        assert_eq!(
+            (c.access_key_id.as_str(), source.as_str()),
+            ("AKIAENV", "environment variables")
+        );
         assert!(http.requests.is_empty());
     }
 
@@ -272,22 +361,35 @@ mod tests {
         p.files.insert("/aws/credentials".into(), b"[default]\naws_access_key_id=AKIADEF\naws_secret_access_key=s\n[dev]\naws_access_key_id=AKIADEV\naws_secret_access_key=s2\naws_session_token=t\n".to_vec());
         let (out, _) = resolve_with(&mut p, vec![]);
         let (c, source) = out.unwrap();
-        assert_eq!((c.access_key_id.as_str(), c.session_token.as_deref(), source.as_str()), ("AKIADEV", Some("t"), "profile 'dev'"));
+        assert_eq!(
+            (c.access_key_id.as_str(), c.session_token.as_deref(), source.as_str()),
+            ("AKIADEV", Some("t"), "profile 'dev'")
+        );
     }
 
     #[test]
     fn role_arn_with_source_profile_assumes_the_role_signed() {
         let mut p = FakePlatform::default();
         p.env.insert("AWS_PROFILE".into(), "ops".into());
-        p.files.insert("/aws/config".into(), b"[profile ops]\nrole_arn = arn:aws:iam::123456789012:role/ops\nsource_profile = base\n".to_vec());
-        p.files.insert("/aws/credentials".into(), b"[base]\naws_access_key_id=AKIABASE\naws_secret_access_key=s\n".to_vec());
+        p.files.insert(
+            "/aws/config".into(),
+            b"[profile ops]\nrole_arn = arn:aws:iam::123456789012:role/ops\nsource_profile = base\n".to_vec(),
+        );
+        p.files.insert(
+            "/aws/credentials".into(),
+            b"[base]\naws_access_key_id=AKIABASE\naws_secret_access_key=s\n".to_vec(),
+        );
         let sts = "<AssumeRoleResponse><AssumeRoleResult><Credentials><AccessKeyId>ASIAROLE</AccessKeyId><SecretAccessKey>rs</SecretAccessKey><SessionToken>rt</SessionToken></Credentials></AssumeRoleResult></AssumeRoleResponse>";
         let (out, http) = resolve_with(&mut p, vec![ok(sts)]);
         let (c, _) = out.unwrap();
-        assert_eq!((c.access_key_id.as_str(), c.session_token.as_deref()), ("ASIAROLE", Some("rt")));
+        assert_eq!(
+            (c.access_key_id.as_str(), c.session_token.as_deref()),
+            ("ASIAROLE", Some("rt"))
+        );
         let r = &http.requests[0];
         assert_eq!(r.url, "https://sts.eu-west-1.amazonaws.com/");
-        assert!(String::from_utf8_lossy(&r.body).contains("Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fops"));
+        assert!(String::from_utf8_lossy(&r.body)
+            .contains("Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fops"));
         assert!(r.header("authorization").unwrap().contains("Credential=AKIABASE/"));
     }
 
@@ -298,7 +400,10 @@ mod tests {
         let (out, http) = resolve_with(&mut p, vec![refused()]);
         let e = out.unwrap_err();
         let m = e.message();
-        assert_eq!((e.code().as_str(), e.kind()), ("NoCredentials", crate::error::ErrorKind::Unauthorized));
+        assert_eq!(
+            (e.code().as_str(), e.kind()),
+            ("NoCredentials", crate::error::ErrorKind::Unauthorized)
+        );
         for part in [
             "1. environment variables: AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not",
             "2. web identity: AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN are not set",
@@ -316,7 +421,8 @@ mod tests {
     fn region_follows_the_same_grants() {
         let mut p = FakePlatform::default();
         assert_eq!(resolve_region(&p), None);
-        p.files.insert("/aws/config".into(), b"[default]\nregion = eu-north-1\n".to_vec());
+        p.files
+            .insert("/aws/config".into(), b"[default]\nregion = eu-north-1\n".to_vec());
         assert_eq!(resolve_region(&p).as_deref(), Some("eu-north-1"));
         p.env.insert("AWS_DEFAULT_REGION".into(), "ap-south-1".into());
         assert_eq!(resolve_region(&p).as_deref(), Some("ap-south-1"));

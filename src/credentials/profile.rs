@@ -59,7 +59,10 @@ mod tests {
 
     #[test]
     fn parses_both_file_kinds() {
-        let creds = parse("[default]\naws_access_key_id = AKIA1\naws_secret_access_key=s1\n\n# c\n[dev]\nAWS_ACCESS_KEY_ID = AKIA2\n", false);
+        let creds = parse(
+            "[default]\naws_access_key_id = AKIA1\naws_secret_access_key=s1\n\n# c\n[dev]\nAWS_ACCESS_KEY_ID = AKIA2\n",
+            false,
+        );
         assert_eq!(creds["default"]["aws_access_key_id"], "AKIA1");
         assert_eq!(creds["default"]["aws_secret_access_key"], "s1");
         assert_eq!(creds["dev"]["aws_access_key_id"], "AKIA2");

@@ -6,7 +6,10 @@ use crate::runtime::Context;
 use crate::validation::Task;
 
 pub fn run(ctx: &mut Context<'_>, task: &Task) -> Result<String> {
-    let job_id = task.job_id.as_deref().ok_or_else(|| Error::Internal("FETCH task without a job id".into()))?;
+    let job_id = task
+        .job_id
+        .as_deref()
+        .ok_or_else(|| Error::Internal("FETCH task without a job id".into()))?;
     let response = super::get_page(ctx, task, job_id, None)?;
     let page = super::parse_page(&response)?;
     match page.job_status.as_deref() {

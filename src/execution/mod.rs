@@ -12,11 +12,11 @@ use crate::error::{Error, Result};
 use crate::http::HttpResponse;
 use crate::input::ExecutionType;
 use crate::retry;
-use crate::s3::S3Client;
 use crate::runtime::Context;
+use crate::s3::S3Client;
 use crate::textract::{
-    self, DocumentLocation, GetDocumentAnalysisRequest, GetDocumentAnalysisResponse, NotificationChannel,
-    OutputConfig, QueriesConfig, S3Object, StartDocumentAnalysisRequest, StartDocumentAnalysisResponse,
+    self, DocumentLocation, GetDocumentAnalysisRequest, GetDocumentAnalysisResponse, NotificationChannel, OutputConfig,
+    QueriesConfig, S3Object, StartDocumentAnalysisRequest, StartDocumentAnalysisResponse,
 };
 use crate::validation::{Source, Task};
 
@@ -44,7 +44,11 @@ pub(crate) struct JobDocument {
 
 impl JobDocument {
     fn s3_object(&self) -> S3Object<'_> {
-        S3Object { bucket: &self.bucket, name: &self.key, version: self.version.as_deref() }
+        S3Object {
+            bucket: &self.bucket,
+            name: &self.key,
+            version: self.version.as_deref(),
+        }
     }
 }
 
@@ -62,9 +66,12 @@ pub(crate) fn s3_client(task: &Task) -> S3Client<'_> {
 /// per-execution token and the document's file name.
 pub(crate) fn job_document(ctx: &mut Context<'_>, task: &Task, token: &str) -> Result<JobDocument> {
     match &task.source {
-        Some(Source::S3 { bucket, name, version }) => {
-            Ok(JobDocument { bucket: bucket.clone(), key: name.clone(), version: version.clone(), staged: false })
-        }
+        Some(Source::S3 { bucket, name, version }) => Ok(JobDocument {
+            bucket: bucket.clone(),
+            key: name.clone(),
+            version: version.clone(),
+            staged: false,
+        }),
         Some(Source::Document(reference, bucket)) => {
             let bucket = bucket
                 .clone()
@@ -78,7 +85,12 @@ pub(crate) fn job_document(ctx: &mut Context<'_>, task: &Task, token: &str) -> R
                 doc.bytes.len()
             ));
             let stored = s3_client(task).put_object(ctx, &bucket, &key, &doc.bytes, doc.format.content_type())?;
-            Ok(JobDocument { bucket, key, version: stored.version_id, staged: true })
+            Ok(JobDocument {
+                bucket,
+                key,
+                version: stored.version_id,
+                staged: true,
+            })
         }
         None => Err(Error::Internal("job task without a document source".into())),
     }
@@ -89,7 +101,11 @@ pub(crate) fn job_document(ctx: &mut Context<'_>, task: &Task, token: &str) -> R
 fn client_request_token(ctx: &mut Context<'_>, task: &Task) -> String {
     match &task.async_options.client_request_token {
         Some(token) => token.clone(),
-        None => format!("tc-{:016x}{:016x}", ctx.platform.random_u64(), ctx.platform.random_u64()),
+        None => format!(
+            "tc-{:016x}{:016x}",
+            ctx.platform.random_u64(),
+            ctx.platform.random_u64()
+        ),
     }
 }
 
@@ -105,7 +121,9 @@ fn start_job(
     const OPERATION: &str = "StartDocumentAnalysis";
     let o = &task.async_options;
     let request = StartDocumentAnalysisRequest {
-        document_location: DocumentLocation { s3_object: document.s3_object() },
+        document_location: DocumentLocation {
+            s3_object: document.s3_object(),
+        },
         feature_types: &task.features,
         queries_config: QueriesConfig::from_query(task.query.as_deref()),
         client_request_token: Some(token),
@@ -115,15 +133,23 @@ fn start_job(
             .notification
             .as_ref()
             .filter(|_| with_async_options)
-            .map(|(role, topic)| NotificationChannel { sns_topic_arn: topic, role_arn: role }),
+            .map(|(role, topic)| NotificationChannel {
+                sns_topic_arn: topic,
+                role_arn: role,
+            }),
         output_config: o
             .output
             .as_ref()
             .filter(|_| with_async_options)
-            .map(|(bucket, prefix)| OutputConfig { s3_bucket: bucket, s3_prefix: prefix.as_deref() }),
+            .map(|(bucket, prefix)| OutputConfig {
+                s3_bucket: bucket,
+                s3_prefix: prefix.as_deref(),
+            }),
     };
     let body = serde_json::to_vec(&request).map_err(|e| Error::Internal(format!("request encoding: {e}")))?;
-    let response = retry::run(ctx, task.retry, OPERATION, |ctx| textract::call(ctx, task, OPERATION, body.clone()))?;
+    let response = retry::run(ctx, task.retry, OPERATION, |ctx| {
+        textract::call(ctx, task, OPERATION, body.clone())
+    })?;
     let parsed: StartDocumentAnalysisResponse = textract::parse_body(OPERATION, &response.body)?;
     let job_id = parsed
         .job_id
@@ -136,9 +162,15 @@ fn start_job(
 /// with `textract::parse_body`, borrowing from it while it renders the page.
 fn get_page(ctx: &mut Context<'_>, task: &Task, job_id: &str, next_token: Option<&str>) -> Result<HttpResponse> {
     const OPERATION: &str = "GetDocumentAnalysis";
-    let request = GetDocumentAnalysisRequest { job_id, max_results: MAX_RESULTS, next_token };
+    let request = GetDocumentAnalysisRequest {
+        job_id,
+        max_results: MAX_RESULTS,
+        next_token,
+    };
     let body = serde_json::to_vec(&request).map_err(|e| Error::Internal(format!("request encoding: {e}")))?;
-    retry::run(ctx, task.retry, OPERATION, |ctx| textract::call(ctx, task, OPERATION, body.clone()))
+    retry::run(ctx, task.retry, OPERATION, |ctx| {
+        textract::call(ctx, task, OPERATION, body.clone())
+    })
 }
 
 /// Parses a page fetched by [`get_page`].

@@ -22,9 +22,13 @@ pub fn run(ctx: &mut Context<'_>, task: &Task) -> Result<String> {
     if document.staged {
         // The staged copy goes whether the job worked or not; failing to delete
         // it must not hide the result (or the error) of the job itself.
-        let deleted = super::s3_client(task).delete_object(ctx, &document.bucket, &document.key, document.version.as_deref());
+        let deleted =
+            super::s3_client(task).delete_object(ctx, &document.bucket, &document.key, document.version.as_deref());
         match deleted {
-            Ok(()) => ctx.platform.progress(&format!("textract: deleted the staged s3://{}/{}", document.bucket, document.key)),
+            Ok(()) => ctx.platform.progress(&format!(
+                "textract: deleted the staged s3://{}/{}",
+                document.bucket, document.key
+            )),
             Err(e) => ctx.platform.progress(&format!(
                 "textract: could not delete the staged s3://{}/{}: {}",
                 document.bucket,
@@ -162,7 +166,11 @@ impl Merged {
             }
         }
         // The headers are what the result shows of the response; the body is done with.
-        self.response = Some(HttpResponse { status: response.status, headers: response.headers.clone(), body: Vec::new() });
+        self.response = Some(HttpResponse {
+            status: response.status,
+            headers: response.headers.clone(),
+            body: Vec::new(),
+        });
         self.metadata = page.document_metadata.or(self.metadata.take());
         self.status = page.job_status.or(self.status.take());
         self.status_message = page.status_message;
@@ -172,8 +180,11 @@ impl Merged {
 
     /// The POLLING result; with `stored`, a summary whose blocks live in S3.
     fn render(&self, stored: Option<&StoredResult>) -> String {
-        let blocks_len: usize =
-            if stored.is_some() { 0 } else { self.fragments.iter().map(|f| f.len() + 1).sum() };
+        let blocks_len: usize = if stored.is_some() {
+            0
+        } else {
+            self.fragments.iter().map(|f| f.len() + 1).sum()
+        };
         let mut out = JsonOut::with_capacity(blocks_len + 2048);
         out.raw("{");
         if let Some(response) = &self.response {

@@ -36,7 +36,9 @@ pub fn run(ctx: &mut Context<'_>, task: &Task) -> Result<String> {
     let body = serde_json::to_vec(&request).map_err(|e| Error::Internal(format!("request encoding: {e}")))?;
     drop(request);
 
-    let response = retry::run(ctx, task.retry, OPERATION, |ctx| textract::call(ctx, task, OPERATION, body.clone()))?;
+    let response = retry::run(ctx, task.retry, OPERATION, |ctx| {
+        textract::call(ctx, task, OPERATION, body.clone())
+    })?;
     drop(body);
     let parsed: AnalyzeDocumentResponse = textract::parse_body(OPERATION, &response.body)?;
 

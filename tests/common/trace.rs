@@ -13,7 +13,10 @@ struct Fields<'a>(&'a Mutex<Vec<(String, String)>>);
 
 impl Visit for Fields<'_> {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.lock().unwrap().push((field.name().to_string(), format!("{value:?}")));
+        self.0
+            .lock()
+            .unwrap()
+            .push((field.name().to_string(), format!("{value:?}")));
     }
 }
 
@@ -33,11 +36,16 @@ impl Subscriber for Capture {
     fn exit(&self, _: &span::Id) {}
 }
 
-
 impl Capture {
     /// The last value of a traced field.
     pub fn field(&self, name: &str) -> Option<String> {
-        self.0.lock().unwrap().iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
     }
 
     /// The canonical request with the session token put back.
@@ -53,6 +61,12 @@ impl Capture {
 /// SigV4's string to sign for a canonical request.
 pub fn string_to_sign(canonical: &str, amz_date: &str, region: &str, service: &str) -> String {
     use sha2::{Digest, Sha256};
-    let hash: String = Sha256::digest(canonical.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
-    format!("AWS4-HMAC-SHA256\n{amz_date}\n{}/{region}/{service}/aws4_request\n{hash}", &amz_date[..8])
+    let hash: String = Sha256::digest(canonical.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!(
+        "AWS4-HMAC-SHA256\n{amz_date}\n{}/{region}/{service}/aws4_request\n{hash}",
+        &amz_date[..8]
+    )
 }

@@ -21,9 +21,12 @@ pub fn harness() -> &'static Harness {
     static HARNESS: OnceLock<Harness> = OnceLock::new();
     HARNESS.get_or_init(|| {
         let path = component_path();
-        let built = std::fs::metadata(&path)
-            .and_then(|m| m.modified())
-            .unwrap_or_else(|_| panic!("no component at {}: run `make component` (make test does)", path.display()));
+        let built = std::fs::metadata(&path).and_then(|m| m.modified()).unwrap_or_else(|_| {
+            panic!(
+                "no component at {}: run `make component` (make test does)",
+                path.display()
+            )
+        });
         if std::env::var_os("TEXTRACT_COMPONENT").is_none() {
             let root = workspace();
             let newest = newest_mtime(&[root.join("src"), root.join("wit")]);
@@ -55,7 +58,11 @@ fn newest_mtime(paths: &[PathBuf]) -> SystemTime {
 }
 
 pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// A request as the local test server read it.
@@ -79,7 +86,9 @@ pub fn serve(responses: Vec<Canned>) -> (u16, std::thread::JoinHandle<Vec<RawReq
         let mut seen = Vec::new();
         for (status, headers, body) in responses {
             let (stream, _) = listener.accept().unwrap();
-            stream.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+            stream
+                .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+                .unwrap();
             let mut reader = BufReader::new(stream.try_clone().unwrap());
             let mut request_line = String::new();
             reader.read_line(&mut request_line).unwrap();
@@ -101,8 +110,15 @@ pub fn serve(responses: Vec<Canned>) -> (u16, std::thread::JoinHandle<Vec<RawReq
                 .unwrap_or(0);
             let mut req_body = vec![0; len];
             reader.read_exact(&mut req_body).unwrap();
-            seen.push(RawRequest { request_line: request_line.trim_end().to_string(), headers: req_headers, body: req_body });
-            let mut out = format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n", body.len());
+            seen.push(RawRequest {
+                request_line: request_line.trim_end().to_string(),
+                headers: req_headers,
+                body: req_body,
+            });
+            let mut out = format!(
+                "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n",
+                body.len()
+            );
             for (k, v) in &headers {
                 out.push_str(&format!("{k}: {v}\r\n"));
             }
