@@ -73,7 +73,7 @@ impl<'a> S3Client<'a> {
         key: &str,
         version: Option<&str>,
     ) -> Result<ObjectInfo> {
-        let query = version.map(|v| format!("versionId={}", encode_query_value(v)));
+        let query = version_query(version);
         let response = self.send(ctx, "HeadObject", "HEAD", bucket, key, query.as_deref(), None, &[])?;
         Ok(info(&response))
     }
@@ -85,13 +85,13 @@ impl<'a> S3Client<'a> {
         key: &str,
         version: Option<&str>,
     ) -> Result<(ObjectInfo, Vec<u8>)> {
-        let query = version.map(|v| format!("versionId={}", encode_query_value(v)));
+        let query = version_query(version);
         let response = self.send(ctx, "GetObject", "GET", bucket, key, query.as_deref(), None, &[])?;
         Ok((info(&response), response.body))
     }
 
     pub fn delete_object(&self, ctx: &mut Context<'_>, bucket: &str, key: &str, version: Option<&str>) -> Result<()> {
-        let query = version.map(|v| format!("versionId={}", encode_query_value(v)));
+        let query = version_query(version);
         self.send(ctx, "DeleteObject", "DELETE", bucket, key, query.as_deref(), None, &[])?;
         Ok(())
     }
@@ -195,6 +195,11 @@ pub fn encode_key(key: &str) -> String {
         }
     }
     out
+}
+
+/// `versionId=...` for operations on one version of an object.
+fn version_query(version: Option<&str>) -> Option<String> {
+    version.map(|v| format!("versionId={}", encode_query_value(v)))
 }
 
 fn encode_query_value(value: &str) -> String {
