@@ -375,8 +375,7 @@ mod tests {
     use super::*;
     use crate::http::fake::FakeHttp;
     use crate::http::HttpResponse;
-    use crate::runtime::fake::{FakePlatform, FakeStore};
-    use crate::validation::RuntimeMode;
+    use crate::runtime::fake::{FakeHost, FakeStore};
     use serde_json::json;
 
     const PNG_1PX: &str =
@@ -387,19 +386,11 @@ mod tests {
         store: FakeStore,
         f: impl FnOnce(&mut Context<'_>) -> T,
     ) -> (T, FakeHttp) {
-        let mut http = FakeHttp::answering(http);
-        let mut platform = FakePlatform::default();
-        let mut store = store;
-        let out = {
-            let mut ctx = Context {
-                http: &mut http,
-                platform: &mut platform,
-                documents: &mut store,
-                mode: RuntimeMode::Saas,
-            };
-            f(&mut ctx)
+        let mut host = FakeHost {
+            store,
+            ..FakeHost::answering(http)
         };
-        (out, http)
+        (host.run(f), host.http)
     }
 
     fn load_only(reference: Value) -> Result<Document> {

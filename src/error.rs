@@ -262,19 +262,21 @@ impl std::error::Error for Error {}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// A Textract error response, for tests.
+#[cfg(test)]
+pub(crate) fn aws(status: u16, code: &str) -> Error {
+    Error::Aws(AwsError {
+        service: "textract",
+        status,
+        code: code.into(),
+        message: "m".into(),
+        request_id: None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn aws(status: u16, code: &str) -> Error {
-        Error::Aws(AwsError {
-            service: "textract",
-            status,
-            code: code.into(),
-            message: "m".into(),
-            request_id: None,
-        })
-    }
 
     #[test]
     fn aws_errors_are_classified() {

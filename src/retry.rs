@@ -98,40 +98,20 @@ fn gave_up(e: Error, attempts: u32) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::AwsError;
-    use crate::http::fake::FakeHttp;
-    use crate::runtime::fake::FakePlatform;
-    use crate::validation::RuntimeMode;
-
-    fn aws(status: u16, code: &str) -> Error {
-        Error::Aws(AwsError {
-            service: "textract",
-            status,
-            code: code.into(),
-            message: "m".into(),
-            request_id: None,
-        })
-    }
+    use crate::error::aws;
+    use crate::runtime::fake::{FakeHost, FakePlatform};
 
     fn run_script(script: Vec<Result<u32>>) -> (Result<u32>, FakePlatform, usize) {
-        let mut http = FakeHttp::default();
-        let mut platform = FakePlatform::default();
-        let mut store = crate::runtime::fake::FakeStore::default();
+        let mut host = FakeHost::default();
         let mut script = script.into_iter();
         let mut calls = 0;
-        let result = {
-            let mut ctx = Context {
-                http: &mut http,
-                platform: &mut platform,
-                documents: &mut store,
-                mode: RuntimeMode::Saas,
-            };
-            run(&mut ctx, RetryPolicy::default(), "Op", |_| {
+        let result = host.run(|ctx| {
+            run(ctx, RetryPolicy::default(), "Op", |_| {
                 calls += 1;
                 script.next().unwrap_or(Ok(0))
             })
-        };
-        (result, platform, calls)
+        });
+        (result, host.platform, calls)
     }
 
     #[test]

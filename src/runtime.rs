@@ -58,10 +58,39 @@ pub fn execute(ctx: &mut Context<'_>, raw_input: &str) -> Result<String> {
 #[cfg(test)]
 pub mod fake {
     //! A deterministic platform for unit tests: virtual time, counting randomness,
-    //! and a document store in memory.
+    //! a document store in memory, and a host that puts them together.
     use super::*;
     use crate::document::StoreError;
+    use crate::http::fake::FakeHttp;
     use std::collections::BTreeMap;
+
+    /// Every seam faked; `run` lends them to code under test as a [`Context`].
+    #[derive(Default)]
+    pub struct FakeHost {
+        pub http: FakeHttp,
+        pub platform: FakePlatform,
+        pub store: FakeStore,
+        pub mode: RuntimeMode,
+    }
+
+    impl FakeHost {
+        pub fn answering(responses: Vec<Result<crate::http::HttpResponse>>) -> Self {
+            FakeHost {
+                http: FakeHttp::answering(responses),
+                ..FakeHost::default()
+            }
+        }
+
+        pub fn run<T>(&mut self, f: impl FnOnce(&mut Context<'_>) -> T) -> T {
+            let mut ctx = Context {
+                http: &mut self.http,
+                platform: &mut self.platform,
+                documents: &mut self.store,
+                mode: self.mode,
+            };
+            f(&mut ctx)
+        }
+    }
 
     #[derive(Default, Clone)]
     pub struct FakeStore {

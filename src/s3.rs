@@ -246,9 +246,7 @@ pub fn parse_error(response: &HttpResponse, bucket: &str, key: &str) -> AwsError
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
-    use crate::http::fake::FakeHttp;
-    use crate::runtime::fake::FakePlatform;
-    use crate::validation::RuntimeMode;
+    use crate::runtime::fake::FakeHost;
 
     fn client<'a>(creds: &'a Credentials, endpoint: Option<&'a Endpoint>) -> S3Client<'a> {
         S3Client {
@@ -307,19 +305,9 @@ mod tests {
     ) -> (Result<()>, Vec<HttpRequest>) {
         let creds = Credentials::new("AKIDEXAMPLE", "SECRET", None);
         let c = client(&creds, None);
-        let mut http = FakeHttp::answering(responses);
-        let mut platform = FakePlatform::default();
-        let mut store = crate::runtime::fake::FakeStore::default();
-        let result = {
-            let mut ctx = Context {
-                http: &mut http,
-                platform: &mut platform,
-                documents: &mut store,
-                mode: RuntimeMode::Saas,
-            };
-            op(&c, &mut ctx)
-        };
-        (result, http.requests)
+        let mut host = FakeHost::answering(responses);
+        let result = host.run(|ctx| op(&c, ctx));
+        (result, host.http.requests)
     }
 
     #[test]

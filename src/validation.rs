@@ -112,8 +112,9 @@ impl Task {
 }
 
 /// Whether the runtime is multi-tenant (SaaS) or run by the customer (self-managed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RuntimeMode {
+    #[default]
     Saas,
     SelfManaged,
 }

@@ -300,7 +300,7 @@ mod tests {
     use super::*;
     use crate::http::fake::FakeHttp;
     use crate::http::HttpResponse;
-    use crate::runtime::fake::{FakePlatform, FakeStore};
+    use crate::runtime::fake::{FakeHost, FakePlatform};
     use crate::validation::RuntimeMode;
 
     fn ok(body: &str) -> crate::error::Result<HttpResponse> {
@@ -312,21 +312,16 @@ mod tests {
     }
 
     fn resolve_with(
-        platform: &mut FakePlatform,
+        platform: FakePlatform,
         responses: Vec<crate::error::Result<HttpResponse>>,
     ) -> (Result<(Credentials, String)>, FakeHttp) {
-        let mut http = FakeHttp::answering(responses);
-        let mut store = FakeStore::default();
-        let out = {
-            let mut ctx = Context {
-                http: &mut http,
-                platform,
-                documents: &mut store,
-                mode: RuntimeMode::SelfManaged,
-            };
-            resolve(&mut ctx, "eu-west-1", None)
+        let mut host = FakeHost {
+            platform,
+            mode: RuntimeMode::SelfManaged,
+            ..FakeHost::answering(responses)
         };
-        (out, http)
+        let out = host.run(|ctx| resolve(ctx, "eu-west-1", None));
+        (out, host.http)
     }
 
     fn refused() -> crate::error::Result<HttpResponse> {
@@ -345,7 +340,7 @@ mod tests {
             "/aws/credentials".into(),
             b"[default]\naws_access_key_id=AKIAFILE\naws_secret_access_key=s\n".to_vec(),
         );
-        let (out, http) = resolve_with(&mut p, vec![]);
+        let (out, http) = resolve_with(p, vec![]);
         let (c, source) = out.unwrap();
         assert_eq!(
             (c.access_key_id.as_str(), source.as_str()),
@@ -359,7 +354,7 @@ mod tests {
         let mut p = FakePlatform::default();
         p.env.insert("AWS_PROFILE".into(), "dev".into());
         p.files.insert("/aws/credentials".into(), b"[default]\naws_access_key_id=AKIADEF\naws_secret_access_key=s\n[dev]\naws_access_key_id=AKIADEV\naws_secret_access_key=s2\naws_session_token=t\n".to_vec());
-        let (out, _) = resolve_with(&mut p, vec![]);
+        let (out, _) = resolve_with(p, vec![]);
         let (c, source) = out.unwrap();
         assert_eq!(
             (c.access_key_id.as_str(), c.session_token.as_deref(), source.as_str()),
@@ -380,7 +375,7 @@ mod tests {
             b"[base]\naws_access_key_id=AKIABASE\naws_secret_access_key=s\n".to_vec(),
         );
         let sts = "<AssumeRoleResponse><AssumeRoleResult><Credentials><AccessKeyId>ASIAROLE</AccessKeyId><SecretAccessKey>rs</SecretAccessKey><SessionToken>rt</SessionToken></Credentials></AssumeRoleResult></AssumeRoleResponse>";
-        let (out, http) = resolve_with(&mut p, vec![ok(sts)]);
+        let (out, http) = resolve_with(p, vec![ok(sts)]);
         let (c, _) = out.unwrap();
         assert_eq!(
             (c.access_key_id.as_str(), c.session_token.as_deref()),
@@ -397,7 +392,7 @@ mod tests {
     fn everything_failing_lists_every_source_without_secrets() {
         let mut p = FakePlatform::default();
         p.env.insert("AWS_SECRET_ACCESS_KEY".into(), "TOPSECRET".into());
-        let (out, http) = resolve_with(&mut p, vec![refused()]);
+        let (out, http) = resolve_with(p, vec![refused()]);
         let e = out.unwrap_err();
         let m = e.message();
         assert_eq!(
