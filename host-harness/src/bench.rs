@@ -213,12 +213,11 @@ impl textract_connector::document::DocumentStore for NoDocuments {
 }
 
 /// Runs `f` `n` times after `warm` warm-ups: per-call wall times and CPU seconds.
-fn measure(n: usize, warm: usize, mut f: impl FnMut()) -> (Stats, f64, Duration) {
+fn measure(n: usize, warm: usize, mut f: impl FnMut()) -> (Stats, f64) {
     for _ in 0..warm {
         f();
     }
     let cpu = cpu_seconds();
-    let wall = Instant::now();
     let times: Vec<Duration> = (0..n)
         .map(|_| {
             let t = Instant::now();
@@ -226,8 +225,7 @@ fn measure(n: usize, warm: usize, mut f: impl FnMut()) -> (Stats, f64, Duration)
             t.elapsed()
         })
         .collect();
-    let total = wall.elapsed();
-    (stats(times), cpu_seconds() - cpu, total)
+    (stats(times), cpu_seconds() - cpu)
 }
 
 fn triple(s: &Stats) -> String {
@@ -277,7 +275,7 @@ fn main() {
     r.row("compile the component (Cranelift) and link", ms(compile_time));
     let cwasm = std::env::temp_dir().join(format!("textract-bench-{}.cwasm", std::process::id()));
     Harness::compile(&component, &cwasm, &EngineSettings::default()).unwrap();
-    let (load, _, _) = measure(if quick { 3 } else { 10 }, 1, || {
+    let (load, _) = measure(if quick { 3 } else { 10 }, 1, || {
         Harness::load_with(&cwasm, EngineSettings::default()).unwrap();
     });
     r.row(
@@ -295,7 +293,7 @@ fn main() {
             },
         )
         .unwrap();
-        let (s, _, _) = measure(n, 100, || rt.block_on(h.instantiate_only()).unwrap());
+        let (s, _) = measure(n, 100, || rt.block_on(h.instantiate_only()).unwrap());
         medians.push(s.median);
         r.row(
             &format!(
@@ -331,7 +329,8 @@ fn main() {
     let iterations = if quick { 20 } else { 300 };
     let input = sync_input(None);
     let cassette = sync_cassette(&body);
-    let (a, a_cpu, a_wall) = measure(iterations, 10, || {
+    let start = cassette.replay_time(None).unwrap();
+    let (a, a_cpu) = measure(iterations, 10, || {
         let replayer = Arc::new(Mutex::new(Replayer::new(cassette.clone(), ".".into())));
         let e = rt
             .block_on(harness.execute(
@@ -339,7 +338,7 @@ fn main() {
                 ExecOptions::replay(
                     Mode::Replay(replayer),
                     EgressPolicy::implied_by(&input),
-                    ExecutionClock::pinned(1_768_469_400),
+                    ExecutionClock::pinned(start),
                 ),
             ))
             .unwrap();
@@ -350,7 +349,7 @@ fn main() {
         format!("{} | CPU {:.2} ms/call", triple(&a), a_cpu * 1e3 / iterations as f64),
     );
     let body_bytes = body.as_bytes().to_vec();
-    let (b, b_cpu, _) = measure(iterations, 10, || {
+    let (b, b_cpu) = measure(iterations, 10, || {
         let mut http = NativeHttp(body_bytes.clone());
         let mut platform = NativePlatform;
         let mut documents = NoDocuments;
@@ -374,12 +373,11 @@ fn main() {
             a_cpu / b_cpu.max(1e-9)
         ),
     );
-    let _ = a_wall;
 
     let port = serve(body.clone());
     let endpoint = format!("http://127.0.0.1:{port}");
     let live_input = sync_input(Some(&endpoint));
-    let (d, d_cpu, _) = measure(iterations, 10, || {
+    let (d, d_cpu) = measure(iterations, 10, || {
         let mut o = ExecOptions::replay(
             Mode::Live,
             EgressPolicy::implied_by(&live_input),
@@ -435,6 +433,7 @@ fn main() {
     let pages = if quick { 10 } else { 100 };
     let (merge_cassette, merge_input) =
         textract_host::generated::big_polling_job(&response_body(), pages, 1000).unwrap();
+    let merge_start = merge_cassette.replay_time(None).unwrap();
     let replayer = Arc::new(Mutex::new(Replayer::new(merge_cassette, ".".into())));
     let t = Instant::now();
     let e = rt
@@ -443,7 +442,7 @@ fn main() {
             ExecOptions::replay(
                 Mode::Replay(replayer),
                 EgressPolicy::implied_by(&merge_input),
-                ExecutionClock::pinned(1_768_469_400),
+                ExecutionClock::pinned(merge_start),
             ),
         ))
         .unwrap();

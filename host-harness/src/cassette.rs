@@ -131,7 +131,19 @@ fn strip_client_metadata(bytes: Vec<u8>) -> Vec<u8> {
     }
 }
 
+/// The replay clock's instant when a cassette does not pin one.
+pub const DEFAULT_REPLAY_TIME: &str = "2026-01-15T09:30:00Z";
+
 impl Cassette {
+    /// Seconds since the epoch at which a replay of this cassette starts: `pinned`
+    /// (the CLI's `--clock`), else `recordedAt`, else [`DEFAULT_REPLAY_TIME`].
+    pub fn replay_time(&self, pinned: Option<u64>) -> Result<u64> {
+        match pinned {
+            Some(t) => Ok(t),
+            None => parse_rfc3339_utc(self.recorded_at.as_deref().unwrap_or(DEFAULT_REPLAY_TIME)),
+        }
+    }
+
     pub fn load(path: &Path) -> Result<Cassette> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading cassette {}", path.display()))?;
         serde_json::from_str(&text).with_context(|| format!("parsing cassette {}", path.display()))

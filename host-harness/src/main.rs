@@ -252,11 +252,7 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     let deterministic_random = args.replay.is_some();
     let (mode, clock, replayer, recorded) = if let Some(path) = &args.replay {
         let cassette = Cassette::load(path)?;
-        let time = match (pinned, cassette.recorded_at.as_deref()) {
-            (Some(t), _) => t,
-            (None, Some(at)) => cassette::parse_rfc3339_utc(at)?,
-            (None, None) => cassette::parse_rfc3339_utc(textract_host::scenario::DEFAULT_REPLAY_TIME)?,
-        };
+        let time = cassette.replay_time(pinned)?;
         let base = path.parent().map(PathBuf::from).unwrap_or_default();
         let replayer = Arc::new(Mutex::new(Replayer::new(cassette, base)));
         (

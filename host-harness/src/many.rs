@@ -3,7 +3,7 @@
 //! execution cannot see another's data, and one that fails or passes a limit
 //! leaves the others unharmed.
 
-use crate::cassette::{parse_rfc3339_utc, Cassette};
+use crate::cassette::Cassette;
 use crate::egress::EgressPolicy;
 use crate::engine::{ExecOptions, ExecutionClock, Harness};
 use crate::sandbox::{Grants, Limits, RuntimeMode};
@@ -156,14 +156,10 @@ async fn one(harness: &Harness, plan: &Plan, path: &Path) -> Row {
                 Ok(c) => c,
                 Err(e) => return failed(format!("{e:#}")),
             };
-            let time = cassette
-                .recorded_at
-                .as_deref()
-                .map(parse_rfc3339_utc)
-                .transpose()
-                .ok()
-                .flatten()
-                .unwrap_or(1_768_469_400);
+            let time = match cassette.replay_time(None) {
+                Ok(t) => t,
+                Err(e) => return failed(format!("{e:#}")),
+            };
             let replayer = Arc::new(Mutex::new(Replayer::new(cassette, dir.clone())));
             (
                 Mode::Replay(replayer.clone()),

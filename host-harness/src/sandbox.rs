@@ -112,24 +112,9 @@ fn profile_region(grants: &Grants) -> Option<String> {
         .or_else(|| grants.aws_config_dir.as_ref().map(|d| d.join("config")))?;
     let text = std::fs::read_to_string(path).ok()?;
     let profile = var("AWS_PROFILE").unwrap_or_else(|| "default".into());
-    let wanted = if profile == "default" {
-        "default".to_string()
-    } else {
-        format!("profile {profile}")
-    };
-    let mut in_section = false;
-    for line in text.lines().map(str::trim) {
-        if let Some(section) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            in_section = section.trim() == wanted;
-        } else if in_section {
-            if let Some((key, value)) = line.split_once('=') {
-                if key.trim() == "region" {
-                    return Some(value.trim().to_string());
-                }
-            }
-        }
-    }
-    None
+    // The same parser the guest resolves its region with, so both agree.
+    let profiles = textract_connector::credentials::profile::parse(&text, true);
+    profiles.get(&profile)?.get("region").cloned()
 }
 
 /// Per-execution limits. Passing one ends that execution with an error naming it.

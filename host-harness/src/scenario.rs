@@ -8,7 +8,7 @@
 //! recorded interaction (and its signature assertions), every interaction was
 //! used, and the denials are exactly the expected ones.
 
-use crate::cassette::{parse_rfc3339_utc, Cassette};
+use crate::cassette::Cassette;
 use crate::egress::EgressPolicy;
 use crate::engine::{ExecOptions, ExecutionClock, GuestError, Harness};
 use crate::sandbox::{Grants, Limits, RuntimeMode};
@@ -19,9 +19,6 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// The clock used when a cassette does not pin one.
-pub const DEFAULT_REPLAY_TIME: &str = "2026-01-15T09:30:00Z";
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -92,7 +89,7 @@ pub async fn run(harness: &Harness, dir: &Path) -> Result<Outcome> {
         p if p.is_file() => Cassette::load(&p)?,
         _ => Cassette::default(),
     };
-    let time = parse_rfc3339_utc(cassette.recorded_at.as_deref().unwrap_or(DEFAULT_REPLAY_TIME))?;
+    let time = cassette.replay_time(None)?;
     let replayer = Arc::new(Mutex::new(Replayer::new(cassette, dir.to_path_buf())));
     let mut policy = EgressPolicy::implied_by(&input);
     options.allow_hosts.iter().for_each(|h| policy.allow(h));

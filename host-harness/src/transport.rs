@@ -152,16 +152,7 @@ impl Transport {
         let seen = SeenRequest {
             method: parts.method.to_string(),
             url: uri.to_string(),
-            headers: parts
-                .headers
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.as_str().to_string(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                })
-                .collect(),
+            headers: header_pairs(&parts.headers),
             body: bytes.to_vec(),
         };
         lock(&self.journal).sent.push(seen.clone());
@@ -189,16 +180,7 @@ impl Transport {
                     Ok(collected) => collected.to_bytes().to_vec(),
                     Err(_) => return Err(self.response_too_large()),
                 };
-                let headers: Vec<(String, String)> = parts
-                    .headers
-                    .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.as_str().to_string(),
-                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                        )
-                    })
-                    .collect();
+                let headers = header_pairs(&parts.headers);
                 if let Mode::Record(recorded) = &self.mode {
                     lock(recorded).push(cassette::record(&seen, parts.status.as_u16(), &headers, &body));
                 }
@@ -254,6 +236,19 @@ impl Transport {
         let body = response.body.bytes(&replayer.base).map_err(|e| format!("{e:#}"))?;
         Ok((response.status, headers, body))
     }
+}
+
+/// Header names and values as text, in order, names lower-case (as `http` keeps them).
+fn header_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
 }
 
 fn full_body(bytes: Bytes) -> WasiBody {
