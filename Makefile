@@ -5,7 +5,7 @@ COMPONENT   = target/$(WASM_TARGET)/release/textract_connector.wasm
 FIXTURE     = target/$(WASM_TARGET)/release/sandbox_guest.wasm
 HOST        = target/debug/textract-host
 
-.PHONY: demo test component fixture host target bench bench-quick sdk-baseline clean
+.PHONY: demo test layout component fixture host target bench bench-quick sdk-baseline clean
 
 # Idempotent: adds the wasm target to the toolchain named in rust-toolchain.toml.
 target:
@@ -31,8 +31,14 @@ demo: component host
 	  --summary --output target/demo-result.json
 	@echo "(the full Camunda-shaped result is in target/demo-result.json)"
 
-test: component fixture
+test: component fixture layout
 	$(CARGO) test --workspace
+
+# The layout's rule: files import downwards only (no circle over 3 files in the
+# connector, none in the host).
+layout:
+	python3 tests/tools/import_cycles.py src --max 3
+	python3 tests/tools/import_cycles.py host-harness/src --max 1
 
 # The AWS SDK for Rust baseline: its own workspace and target folder, built only here.
 sdk-baseline:

@@ -3,27 +3,20 @@
 //! WIT glue only; the logic lives in the modules below and runs natively too.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
-pub mod credentials;
-pub mod document;
-pub mod endpoint;
+// The layers, bottom up: `error` and `duration` are used by all; `platform` is
+// the seam to the host; `aws` speaks to AWS with plain parameters; `camunda` is
+// the connector's contract (input, validation, documents, output); `execution`
+// runs a validated task; `execute` is the entry point.
+pub mod aws;
+pub mod camunda;
+pub mod duration;
 pub mod error;
+pub mod execute;
 pub mod execution;
-pub mod http;
-pub mod input;
-pub mod iso8601;
-pub mod output;
-pub mod retry;
-pub mod runtime;
-pub mod s3;
-pub mod signing;
-pub mod sts;
-pub mod textract;
-pub mod validation;
-#[cfg(target_arch = "wasm32")]
-mod wasi;
-pub mod xml;
+pub mod platform;
 
-pub use runtime::{Context, Platform};
+pub use execute::execute;
+pub use platform::{Context, Platform, RuntimeMode};
 
 #[cfg(target_arch = "wasm32")]
 mod bindings {
@@ -43,8 +36,8 @@ mod bindings {
         },
     });
 
-    use crate::document::{DocumentStore, StoreError};
     use crate::error::ErrorKind as Kind;
+    use crate::platform::documents::{DocumentStore, StoreError};
     use textract::connector::document_store::{self, ReadError};
 
     struct Component;
@@ -64,13 +57,13 @@ mod bindings {
 
     impl Guest for Component {
         fn execute(input: String) -> Result<String, ConnectorError> {
-            let mut http = crate::wasi::WasiHttp;
-            let mut platform = crate::wasi::WasiPlatform;
+            let mut http = crate::platform::wasi::WasiHttp;
+            let mut platform = crate::platform::wasi::WasiPlatform;
             let mut documents = ImportedStore;
             // The runtime says which mode it is in; the input cannot.
             let mode = match textract::connector::runtime::mode() {
-                textract::connector::runtime::RuntimeMode::Saas => crate::validation::RuntimeMode::Saas,
-                textract::connector::runtime::RuntimeMode::SelfManaged => crate::validation::RuntimeMode::SelfManaged,
+                textract::connector::runtime::RuntimeMode::Saas => crate::platform::RuntimeMode::Saas,
+                textract::connector::runtime::RuntimeMode::SelfManaged => crate::platform::RuntimeMode::SelfManaged,
             };
             let mut ctx = crate::Context {
                 http: &mut http,
@@ -78,7 +71,7 @@ mod bindings {
                 documents: &mut documents,
                 mode,
             };
-            crate::runtime::execute(&mut ctx, &input).map_err(|e| ConnectorError {
+            crate::execute::execute(&mut ctx, &input).map_err(|e| ConnectorError {
                 kind: match e.kind() {
                     Kind::InvalidInput => ErrorKind::InvalidInput,
                     Kind::Unauthorized => ErrorKind::Unauthorized,

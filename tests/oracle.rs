@@ -12,12 +12,12 @@ use common::trace::{string_to_sign, Capture};
 use serde_json::Value;
 use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
-use textract_connector::credentials::Credentials;
-use textract_connector::endpoint::Endpoint;
-use textract_connector::retry::RetryPolicy;
-use textract_connector::s3::S3Client;
-use textract_connector::signing::{self, Profile, Scope};
-use textract_connector::textract;
+use textract_connector::aws::credentials::Credentials;
+use textract_connector::aws::endpoint::Endpoint;
+use textract_connector::aws::retry::RetryPolicy;
+use textract_connector::aws::s3::S3Client;
+use textract_connector::aws::signing::{self, Profile, Scope};
+use textract_connector::aws::textract;
 
 const ACCESS_KEY: &str = "AKIDEXAMPLE";
 const SECRET_KEY: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";

@@ -6,9 +6,9 @@
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
-use textract_connector::credentials::Credentials;
-use textract_connector::http::HttpRequest;
-use textract_connector::signing::{sign_with, Options};
+use textract_connector::aws::credentials::Credentials;
+use textract_connector::aws::signing::{sign_with, Options};
+use textract_connector::platform::http::HttpRequest;
 mod common;
 use common::trace::{string_to_sign, Capture};
 

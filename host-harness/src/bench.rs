@@ -19,9 +19,9 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
-use textract_host::cassette::Cassette;
-use textract_host::egress::EgressPolicy;
 use textract_host::engine::{EngineSettings, ExecOptions, ExecutionClock, Harness};
+use textract_host::transport::cassette::Cassette;
+use textract_host::transport::egress::EgressPolicy;
 use textract_host::transport::{Mode, Replayer};
 
 struct Stats {
@@ -166,12 +166,12 @@ fn serve(body: String) -> u16 {
 /// The connector's core natively, on an in-memory response.
 struct NativeHttp(Vec<u8>);
 
-impl textract_connector::http::HttpClient for NativeHttp {
+impl textract_connector::platform::http::HttpClient for NativeHttp {
     fn send(
         &mut self,
-        _: &textract_connector::http::HttpRequest,
-    ) -> textract_connector::error::Result<textract_connector::http::HttpResponse> {
-        Ok(textract_connector::http::HttpResponse {
+        _: &textract_connector::platform::http::HttpRequest,
+    ) -> textract_connector::error::Result<textract_connector::platform::http::HttpResponse> {
+        Ok(textract_connector::platform::http::HttpResponse {
             status: 200,
             headers: vec![
                 ("content-type".into(), "application/x-amz-json-1.1".into()),
@@ -206,9 +206,13 @@ impl textract_connector::Platform for NativePlatform {
 
 struct NoDocuments;
 
-impl textract_connector::document::DocumentStore for NoDocuments {
-    fn read(&mut self, _: Option<&str>, _: &str) -> Result<Vec<u8>, textract_connector::document::StoreError> {
-        Err(textract_connector::document::StoreError::NotFound)
+impl textract_connector::platform::documents::DocumentStore for NoDocuments {
+    fn read(
+        &mut self,
+        _: Option<&str>,
+        _: &str,
+    ) -> Result<Vec<u8>, textract_connector::platform::documents::StoreError> {
+        Err(textract_connector::platform::documents::StoreError::NotFound)
     }
 }
 
@@ -357,9 +361,9 @@ fn main() {
             http: &mut http,
             platform: &mut platform,
             documents: &mut documents,
-            mode: textract_connector::validation::RuntimeMode::Saas,
+            mode: textract_connector::RuntimeMode::Saas,
         };
-        textract_connector::runtime::execute(&mut ctx, &input).unwrap();
+        textract_connector::execute(&mut ctx, &input).unwrap();
     });
     r.row(
         "(b) the same core compiled natively",
@@ -432,7 +436,7 @@ fn main() {
     r.section("4. POLLING merge, replayed");
     let pages = if quick { 10 } else { 100 };
     let (merge_cassette, merge_input) =
-        textract_host::generated::big_polling_job(&response_body(), pages, 1000).unwrap();
+        textract_host::testkit::generated::big_polling_job(&response_body(), pages, 1000).unwrap();
     let merge_start = merge_cassette.replay_time(None).unwrap();
     let replayer = Arc::new(Mutex::new(Replayer::new(merge_cassette, ".".into())));
     let t = Instant::now();

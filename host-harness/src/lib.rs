@@ -3,15 +3,15 @@
 //! test runner built on it.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
-pub mod cassette;
-pub mod clock;
-pub mod egress;
+// The engine (Wasmtime, sandbox, clocks) and the transport (egress, replay,
+// record, live) are kept apart; both report failures as an `outcome`. `cli`
+// holds what the commands do beyond one run; `testkit` the scenario runner and
+// generated recordings the tests and the bench use.
+pub mod cli;
 pub mod engine;
-pub mod generated;
-pub mod many;
-pub mod sandbox;
-pub mod scenario;
-pub mod summary;
+pub mod limits;
+pub mod outcome;
+pub mod testkit;
 pub mod transport;
 
 use std::path::PathBuf;

@@ -10,11 +10,12 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
-use textract_host::cassette::{self, Cassette};
-use textract_host::egress::EgressPolicy;
+use textract_host::cli::many;
+use textract_host::engine::sandbox::{Grants, RuntimeMode};
 use textract_host::engine::{EngineSettings, ExecOptions, ExecutionClock, Harness};
-use textract_host::many;
-use textract_host::sandbox::{self, Grants, Limits, RuntimeMode};
+use textract_host::limits::{self, Limits};
+use textract_host::transport::cassette::{self, Cassette};
+use textract_host::transport::egress::EgressPolicy;
 use textract_host::transport::{Mode, Replayer};
 
 #[derive(Parser)]
@@ -92,10 +93,10 @@ struct EngineArgs {
 impl SandboxArgs {
     fn limits(&self) -> Result<Limits> {
         Ok(Limits {
-            max_memory: sandbox::parse_bytes(&self.max_memory)?,
-            timeout: sandbox::parse_duration(&self.timeout)?,
+            max_memory: limits::parse_bytes(&self.max_memory)?,
+            timeout: limits::parse_duration(&self.timeout)?,
             max_requests: self.max_requests,
-            max_response_bytes: sandbox::parse_bytes(&self.max_response_bytes)?,
+            max_response_bytes: limits::parse_bytes(&self.max_response_bytes)?,
         })
     }
 
@@ -351,7 +352,7 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     }
     if args.summary {
         let value: serde_json::Value = serde_json::from_str(&text).context("the connector returned invalid JSON")?;
-        println!("{}", textract_host::summary::summarise(&value));
+        println!("{}", textract_host::cli::summary::summarise(&value));
     } else {
         println!("{text}");
     }

@@ -7,9 +7,9 @@ mod common;
 use serde_json::{json, Value};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
-use textract_host::cassette::Cassette;
-use textract_host::egress::EgressPolicy;
 use textract_host::engine::{ExecOptions, ExecutionClock};
+use textract_host::transport::cassette::Cassette;
+use textract_host::transport::egress::EgressPolicy;
 use textract_host::transport::{Mode, Replayer};
 
 /// Every import the built component may have, and why.
@@ -334,7 +334,7 @@ fn polling_merge_of_100_000_blocks_peaks_under_two_and_a_half_times_its_output()
     let (pages, per_page) = (100, 1000);
     let response =
         std::fs::read_to_string(common::workspace().join("tests/fixtures/textract/form1005-response.json")).unwrap();
-    let (cassette, input) = textract_host::generated::big_polling_job(&response, pages, per_page).unwrap();
+    let (cassette, input) = textract_host::testkit::generated::big_polling_job(&response, pages, per_page).unwrap();
     let replayer = Arc::new(Mutex::new(Replayer::new(cassette, ".".into())));
     let rt = common::runtime();
     let started = std::time::Instant::now();
@@ -399,7 +399,7 @@ fn long_polls_write_progress_lines() {
     let dir = common::workspace().join("tests/polling-three-pages");
     let input = std::fs::read_to_string(dir.join("input.json")).unwrap();
     let cassette = Cassette::load(&dir.join("cassette.json")).unwrap();
-    let time = textract_host::cassette::parse_rfc3339_utc(cassette.recorded_at.as_deref().unwrap()).unwrap();
+    let time = textract_host::transport::cassette::parse_rfc3339_utc(cassette.recorded_at.as_deref().unwrap()).unwrap();
     let replayer = Arc::new(Mutex::new(Replayer::new(cassette, dir.clone())));
     let execution = common::runtime()
         .block_on(common::harness().execute(

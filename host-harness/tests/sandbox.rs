@@ -10,10 +10,11 @@ use serde_json::Value;
 use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
-use textract_host::cassette::Cassette;
-use textract_host::egress::EgressPolicy;
+use textract_host::engine::sandbox::{Grants, RuntimeMode};
 use textract_host::engine::{EngineSettings, ExecOptions, Execution, ExecutionClock, Harness};
-use textract_host::sandbox::{Grants, Limits, RuntimeMode};
+use textract_host::limits::Limits;
+use textract_host::transport::cassette::Cassette;
+use textract_host::transport::egress::EgressPolicy;
 use textract_host::transport::{Mode, Replayer};
 
 fn fixture_path() -> std::path::PathBuf {

@@ -6,7 +6,7 @@ mod common;
 #[test]
 fn every_scenario_passes() {
     let root = common::workspace().join("tests");
-    let dirs = textract_host::scenario::discover(&root).unwrap();
+    let dirs = textract_host::testkit::scenario::discover(&root).unwrap();
     assert!(
         dirs.len() >= 20,
         "expected the scenario folders under {}, found {}",
@@ -18,7 +18,7 @@ fn every_scenario_passes() {
     let mut failures = Vec::new();
     for dir in &dirs {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        match rt.block_on(textract_host::scenario::run(harness, dir)) {
+        match rt.block_on(textract_host::testkit::scenario::run(harness, dir)) {
             Ok(outcome) => println!(
                 "scenario {name}: ok ({} request(s), {:.1} ms, {:.0} s on the replay clock)",
                 outcome.requests,

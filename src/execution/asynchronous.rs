@@ -3,15 +3,15 @@
 //! Camunda document is staged in S3 first and left there for Textract to read;
 //! the result then also names the staged object.
 
+use crate::camunda::output::{self, JsonOut};
+use crate::camunda::validation::Task;
 use crate::error::Result;
-use crate::output::{self, JsonOut};
-use crate::runtime::Context;
-use crate::validation::Task;
+use crate::platform::Context;
 
 pub fn run(ctx: &mut Context<'_>, task: &Task) -> Result<String> {
-    let token = super::client_request_token(ctx, task);
-    let document = super::job_document(ctx, task, &token)?;
-    let (response, job_id) = super::start_job(ctx, task, &document, &token, true)?;
+    let token = super::job::client_request_token(ctx, task);
+    let document = super::job::job_document(ctx, task, &token)?;
+    let (response, job_id) = super::job::start_job(ctx, task, &document, &token, true)?;
     ctx.platform.progress(&format!("textract: started job {job_id}"));
     let mut out = JsonOut::with_capacity(768);
     out.raw("{");

@@ -1,17 +1,17 @@
 //! FETCH (beyond Camunda): collect the results of an earlier ASYNC job by its
 //! id, in the POLLING result shape. A job still running is a retryable error.
 
+use crate::camunda::validation::Task;
 use crate::error::{Error, Result};
-use crate::runtime::Context;
-use crate::validation::Task;
+use crate::platform::Context;
 
 pub fn run(ctx: &mut Context<'_>, task: &Task) -> Result<String> {
     let job_id = task
         .job_id
         .as_deref()
         .ok_or_else(|| Error::Internal("FETCH task without a job id".into()))?;
-    let response = super::get_page(ctx, task, job_id, None)?;
-    let page = super::parse_page(&response)?;
+    let response = super::job::get_page(ctx, task, job_id, None)?;
+    let page = super::job::parse_page(&response)?;
     match page.job_status.as_deref() {
         Some("IN_PROGRESS") => Err(Error::JobPending {
             code: "JobInProgress",

@@ -7,23 +7,27 @@
 //! page's raw body, parsed form and output.
 
 use super::result_store::{self, StoredResult};
+use crate::aws::textract::{DocumentMetadata, GetDocumentAnalysisResponse, Warning};
+use crate::camunda::output::{self, JsonOut};
+use crate::camunda::validation::Task;
+use crate::duration::human;
 use crate::error::{Error, Result};
-use crate::http::HttpResponse;
-use crate::output::{self, JsonOut};
-use crate::runtime::Context;
-use crate::textract::{DocumentMetadata, GetDocumentAnalysisResponse, Warning};
-use crate::validation::Task;
-use std::time::Duration;
+use crate::platform::http::HttpResponse;
+use crate::platform::Context;
 
 pub fn run(ctx: &mut Context<'_>, task: &Task) -> Result<String> {
-    let token = super::client_request_token(ctx, task);
-    let document = super::job_document(ctx, task, &token)?;
+    let token = super::job::client_request_token(ctx, task);
+    let document = super::job::job_document(ctx, task, &token)?;
     let result = start_and_wait(ctx, task, &document, &token);
     if document.staged {
         // The staged copy goes whether the job worked or not; failing to delete
         // it must not hide the result (or the error) of the job itself.
-        let deleted =
-            super::s3_client(task).delete_object(ctx, &document.bucket, &document.key, document.version.as_deref());
+        let deleted = super::job::s3_client(task).delete_object(
+            ctx,
+            &document.bucket,
+            &document.key,
+            document.version.as_deref(),
+        );
         match deleted {
             Ok(()) => ctx.platform.progress(&format!(
                 "textract: deleted the staged s3://{}/{}",
@@ -40,8 +44,13 @@ pub fn run(ctx: &mut Context<'_>, task: &Task) -> Result<String> {
     result
 }
 
-fn start_and_wait(ctx: &mut Context<'_>, task: &Task, document: &super::JobDocument, token: &str) -> Result<String> {
-    let (_, job_id) = super::start_job(ctx, task, document, token, false)?;
+fn start_and_wait(
+    ctx: &mut Context<'_>,
+    task: &Task,
+    document: &super::job::JobDocument,
+    token: &str,
+) -> Result<String> {
+    let (_, job_id) = super::job::start_job(ctx, task, document, token, false)?;
     ctx.platform.progress(&format!("textract: started job {job_id}"));
 
     let started = ctx.platform.monotonic();
@@ -62,8 +71,8 @@ fn start_and_wait(ctx: &mut Context<'_>, task: &Task, document: &super::JobDocum
         }
         ctx.platform.sleep(interval.min(task.poll.timeout - waited));
         polls += 1;
-        let response = super::get_page(ctx, task, &job_id, None)?;
-        let page = super::parse_page(&response)?;
+        let response = super::job::get_page(ctx, task, &job_id, None)?;
+        let page = super::job::parse_page(&response)?;
         match page.job_status.as_deref() {
             Some("IN_PROGRESS") => {
                 let elapsed = ctx.platform.monotonic().saturating_sub(started);
@@ -106,9 +115,9 @@ pub(crate) fn finish(
     let mut next = merged.add(response, page);
     let mut pages = 1u32;
     while let Some(token) = next {
-        let response = super::get_page(ctx, task, job_id, Some(&token))?;
+        let response = super::job::get_page(ctx, task, job_id, Some(&token))?;
         pages += 1;
-        next = merged.add(&response, super::parse_page(&response)?);
+        next = merged.add(&response, super::job::parse_page(&response)?);
         if pages.is_multiple_of(10) {
             ctx.platform.progress(&format!(
                 "textract: job {job_id} results: page {pages}, {} blocks so far",
@@ -226,37 +235,5 @@ impl Merged {
         }
         out.raw("}");
         out.buf
-    }
-}
-
-/// `90s` → `1m30s`, for progress lines and messages. Integer arithmetic only:
-/// float formatting would add its tables to the component for one digit.
-pub(crate) fn human(d: Duration) -> String {
-    if d < Duration::from_secs(60) {
-        let tenths = d.as_millis() / 100;
-        match tenths % 10 {
-            0 => format!("{}s", tenths / 10),
-            t => format!("{}.{t}s", tenths / 10),
-        }
-    } else {
-        let whole = d.as_secs();
-        match whole % 60 {
-            0 => format!("{}m", whole / 60),
-            s => format!("{}m{s}s", whole / 60),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::human;
-    use std::time::Duration;
-
-    #[test]
-    fn durations_read_well() {
-        assert_eq!(human(Duration::from_secs(2)), "2s");
-        assert_eq!(human(Duration::from_millis(1500)), "1.5s");
-        assert_eq!(human(Duration::from_secs(90)), "1m30s");
-        assert_eq!(human(Duration::from_secs(600)), "10m");
     }
 }

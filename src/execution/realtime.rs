@@ -2,14 +2,16 @@
 //! bytes of a Camunda document, returned in Camunda's SYNC result shape.
 
 use super::result_store::{self, StoredResult};
-use crate::document;
+use crate::aws::retry;
+use crate::aws::textract::{
+    self, AnalyzeDocumentRequest, AnalyzeDocumentResponse, DocumentInput, QueriesConfig, S3Object,
+};
+use crate::camunda::document;
+use crate::camunda::output::{self, JsonOut};
+use crate::camunda::validation::{Source, Task};
 use crate::error::{Error, Result};
-use crate::http::HttpResponse;
-use crate::output::{self, JsonOut};
-use crate::retry;
-use crate::runtime::Context;
-use crate::textract::{self, AnalyzeDocumentRequest, AnalyzeDocumentResponse, DocumentInput, QueriesConfig, S3Object};
-use crate::validation::{Source, Task};
+use crate::platform::http::HttpResponse;
+use crate::platform::Context;
 use base64::Engine as _;
 
 const OPERATION: &str = "AnalyzeDocument";
@@ -37,7 +39,7 @@ pub fn run(ctx: &mut Context<'_>, task: &Task) -> Result<String> {
     drop(request);
 
     let response = retry::run(ctx, task.retry, OPERATION, |ctx| {
-        textract::call(ctx, task, OPERATION, body.clone())
+        textract::call(ctx, &task.aws(), OPERATION, body.clone())
     })?;
     drop(body);
     let parsed: AnalyzeDocumentResponse = textract::parse_body(OPERATION, &response.body)?;

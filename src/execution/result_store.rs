@@ -3,11 +3,11 @@
 //! over `advanced.maxResultBytes` and `advanced.resultS3Bucket` is set, the full
 //! JSON goes to S3 and the task returns a summary that points at it.
 
-use crate::document::sha256_hex;
+use crate::camunda::document::sha256_hex;
+use crate::camunda::output::JsonOut;
+use crate::camunda::validation::Task;
 use crate::error::Result;
-use crate::output::JsonOut;
-use crate::runtime::Context;
-use crate::validation::Task;
+use crate::platform::Context;
 
 /// Where a full result was stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +63,7 @@ pub fn store_if_too_large(
         full.len(),
         task.storage.max_result_bytes
     ));
-    super::s3_client(task).put_object(ctx, bucket, &key, full.as_bytes(), "application/json")?;
+    super::job::s3_client(task).put_object(ctx, bucket, &key, full.as_bytes(), "application/json")?;
     Ok(Some(StoredResult {
         bucket: bucket.to_string(),
         key,

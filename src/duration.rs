@@ -1,5 +1,6 @@
-//! ISO-8601 durations as BPMN models write them (`PT2S`, `PT1M30S`, `PT0.5S`,
-//! `P1D`). Years and months have no fixed length and are refused.
+//! Durations, shared by every layer: ISO-8601 as BPMN models write them
+//! (`PT2S`, `PT1M30S`, `PT0.5S`, `P1D`; years and months have no fixed length
+//! and are refused), and the short human form of progress lines and messages.
 
 use std::time::Duration;
 
@@ -40,6 +41,24 @@ pub fn parse(text: &str) -> Option<Duration> {
     (any && total.is_finite() && total < 1e9).then(|| Duration::from_secs_f64(total))
 }
 
+/// `90s` → `1m30s`, for progress lines and messages. Integer arithmetic only:
+/// float formatting would add its tables to the component for one digit.
+pub fn human(d: Duration) -> String {
+    if d < Duration::from_secs(60) {
+        let tenths = d.as_millis() / 100;
+        match tenths % 10 {
+            0 => format!("{}s", tenths / 10),
+            t => format!("{}.{t}s", tenths / 10),
+        }
+    } else {
+        let whole = d.as_secs();
+        match whole % 60 {
+            0 => format!("{}m", whole / 60),
+            s => format!("{}m{s}s", whole / 60),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,5 +74,13 @@ mod tests {
         for bad in ["", "P", "PT", "2S", "PT2", "P1M", "PTS", "PT1S2M", "P1Y"] {
             assert_eq!(parse(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(human(Duration::from_secs(2)), "2s");
+        assert_eq!(human(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(human(Duration::from_secs(90)), "1m30s");
+        assert_eq!(human(Duration::from_secs(600)), "10m");
     }
 }

@@ -4,8 +4,8 @@
 //! the response headers sorted case-insensitively. This module writes that JSON
 //! directly, in one pass, from the parsed response.
 
-use crate::http::HttpResponse;
-use crate::textract::{Block, DocumentMetadata, HumanLoopActivationOutput, Warning};
+use crate::aws::textract::{Block, DocumentMetadata, HumanLoopActivationOutput, Warning};
+use crate::platform::http::HttpResponse;
 
 /// A minimal JSON writer that appends to a `String`.
 pub struct JsonOut {

@@ -4,14 +4,14 @@
 //! addressing is the default; path style is used with an endpoint override or
 //! when the bucket name is not DNS-safe.
 
-use crate::credentials::Credentials;
-use crate::endpoint::Endpoint;
+use crate::aws::credentials::Credentials;
+use crate::aws::endpoint::Endpoint;
+use crate::aws::retry::{self, RetryPolicy};
+use crate::aws::signing::{self, Profile, Scope};
+use crate::aws::xml;
 use crate::error::{AwsError, Error, Result};
-use crate::http::{HttpRequest, HttpResponse};
-use crate::retry::{self, RetryPolicy};
-use crate::runtime::Context;
-use crate::signing::{self, Profile, Scope};
-use crate::xml;
+use crate::platform::http::{HttpRequest, HttpResponse};
+use crate::platform::Context;
 
 pub const SERVICE: &str = "s3";
 
@@ -246,7 +246,7 @@ pub fn parse_error(response: &HttpResponse, bucket: &str, key: &str) -> AwsError
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
-    use crate::runtime::fake::FakeHost;
+    use crate::platform::fake::FakeHost;
 
     fn client<'a>(creds: &'a Credentials, endpoint: Option<&'a Endpoint>) -> S3Client<'a> {
         S3Client {

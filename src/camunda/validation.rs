@@ -4,11 +4,13 @@
 //! template too: blank bucket or key, blank region, no feature, a missing query,
 //! malformed tokens and tags, and the ASYNC option pairs.
 
-use crate::credentials::Credentials;
-use crate::endpoint::Endpoint;
+use crate::aws::credentials::Credentials;
+use crate::aws::endpoint::Endpoint;
+use crate::aws::retry::RetryPolicy;
+use crate::aws::Target;
+use crate::camunda::input::{Advanced, Auth, ConnectorInput, ExecutionType, LocationType};
 use crate::error::{Error, Result, Violation};
-use crate::input::{Advanced, Auth, ConnectorInput, ExecutionType, LocationType};
-use crate::retry::RetryPolicy;
+use crate::platform::RuntimeMode;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -102,21 +104,15 @@ pub struct Task {
 }
 
 impl Task {
-    /// The endpoint for an AWS service, honouring the override.
-    pub fn endpoint(&self, service: &str) -> Endpoint {
-        match &self.endpoint_override {
-            Some(e) => e.clone(),
-            None => Endpoint::aws(service, &self.region),
+    /// Where and as whom AWS is called for this task.
+    pub fn aws(&self) -> Target<'_> {
+        Target {
+            credentials: &self.credentials,
+            region: &self.region,
+            endpoint_override: self.endpoint_override.as_ref(),
+            retry: self.retry,
         }
     }
-}
-
-/// Whether the runtime is multi-tenant (SaaS) or run by the customer (self-managed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum RuntimeMode {
-    #[default]
-    Saas,
-    SelfManaged,
 }
 
 pub fn validate(parsed: ConnectorInput, mode: RuntimeMode) -> Result<Task> {
@@ -274,7 +270,7 @@ fn check_advanced(a: &Advanced, v: &mut Vec<Violation>) -> (PollSettings, RetryP
     let defaults = PollSettings::default();
     let mut duration = |raw: &Option<String>, path: &str, default: Duration| match raw {
         None => default,
-        Some(text) => match crate::iso8601::parse(text) {
+        Some(text) => match crate::duration::parse(text) {
             Some(d) if !d.is_zero() => d,
             _ => {
                 v.push(Violation::new(
@@ -347,7 +343,7 @@ fn check_auth(parsed: &ConnectorInput, v: &mut Vec<Violation>) -> Option<Credent
     }
 }
 
-fn check_source(i: &crate::input::TaskInput, v: &mut Vec<Violation>) -> Source {
+fn check_source(i: &crate::camunda::input::TaskInput, v: &mut Vec<Violation>) -> Source {
     match i.location_type() {
         LocationType::Uploaded => match &i.document {
             Some(doc) => Source::Document(doc.clone(), i.bucket.clone().map(|b| b.trim().to_string())),
@@ -384,7 +380,7 @@ fn check_source(i: &crate::input::TaskInput, v: &mut Vec<Violation>) -> Source {
     }
 }
 
-fn check_async(i: &crate::input::TaskInput, v: &mut Vec<Violation>) -> AsyncOptions {
+fn check_async(i: &crate::camunda::input::TaskInput, v: &mut Vec<Violation>) -> AsyncOptions {
     if let Some(token) = &i.client_request_token {
         check_pattern(v, "input.clientRequestToken", token, is_token_char, "a-zA-Z0-9-_");
     }
@@ -472,7 +468,7 @@ pub fn is_bucket_name(bucket: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::parse;
+    use crate::camunda::input::parse;
 
     fn run(json: &str) -> Result<Task> {
         validate(parse(json).unwrap(), RuntimeMode::Saas)
@@ -504,7 +500,10 @@ mod tests {
                 version: Some("v1".into())
             })
         );
-        assert_eq!(t.endpoint("textract").authority, "textract.us-east-1.amazonaws.com");
+        assert_eq!(
+            t.aws().endpoint("textract").authority,
+            "textract.us-east-1.amazonaws.com"
+        );
     }
 
     #[test]

@@ -7,10 +7,13 @@
 //! problems (a cassette miss, a failed signature assertion) go into the
 //! [`Journal`] and fail the run after the guest returns.
 
-use crate::cassette::{self, Cassette, Interaction, SeenRequest};
-use crate::egress::EgressPolicy;
-use crate::engine::GuestError;
-use crate::sandbox::Limits;
+use crate::limits::Limits;
+use crate::outcome::GuestError;
+use cassette::{Cassette, Interaction, SeenRequest};
+use egress::EgressPolicy;
+
+pub mod cassette;
+pub mod egress;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use std::future::Future;

@@ -3,10 +3,11 @@
 //! execution cannot see another's data, and one that fails or passes a limit
 //! leaves the others unharmed.
 
-use crate::cassette::Cassette;
-use crate::egress::EgressPolicy;
+use crate::engine::sandbox::{Grants, RuntimeMode};
 use crate::engine::{ExecOptions, ExecutionClock, Harness};
-use crate::sandbox::{Grants, Limits, RuntimeMode};
+use crate::limits::Limits;
+use crate::transport::cassette::Cassette;
+use crate::transport::egress::EgressPolicy;
 use crate::transport::{Mode, Replayer};
 use anyhow::{anyhow, Context as _, Result};
 use std::path::{Path, PathBuf};

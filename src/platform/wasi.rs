@@ -4,8 +4,8 @@
 //! makes one call at a time.
 
 use crate::error::{Error, Result};
-use crate::http::{HttpClient, HttpRequest, HttpResponse};
-use crate::runtime::Platform;
+use crate::platform::http::{HttpClient, HttpRequest, HttpResponse};
+use crate::platform::Platform;
 use std::io::Write as _;
 use std::time::{Duration, SystemTime};
 use wasip2::clocks::monotonic_clock;

@@ -2,7 +2,7 @@
 //! many result pages cut from a real Textract response (for the memory test
 //! and the benchmark).
 
-use crate::cassette::Cassette;
+use crate::transport::cassette::Cassette;
 use serde_json::{json, Value};
 
 /// A finished job of `pages` result pages of `per_page` blocks each, cut from

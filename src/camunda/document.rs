@@ -4,8 +4,9 @@
 //! read, or that is over AWS's limits, is refused here with a message that says why.
 
 use crate::error::{Error, Result};
-use crate::http::HttpRequest;
-use crate::runtime::Context;
+use crate::platform::documents::StoreError;
+use crate::platform::http::HttpRequest;
+use crate::platform::Context;
 use base64::Engine as _;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -109,18 +110,6 @@ impl Document {
             .map(|n| format!("'{n}'"))
             .unwrap_or_else(|| "the document".into())
     }
-}
-
-/// The document store behind `camunda` documents (a WIT import in the component).
-pub trait DocumentStore {
-    fn read(&mut self, store_id: Option<&str>, document_id: &str) -> std::result::Result<Vec<u8>, StoreError>;
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreError {
-    NotFound,
-    Denied(String),
-    Unavailable(String),
 }
 
 /// Resolves a Camunda document reference to checked bytes.
@@ -297,19 +286,24 @@ fn fetch(ctx: &mut Context<'_>, url: &str) -> Result<Vec<u8>> {
         body: Vec::new(),
         timeout: None,
     };
-    let response = crate::retry::run(ctx, crate::retry::RetryPolicy::default(), "document download", |ctx| {
-        let response = ctx.http.send(&request)?;
-        if matches!(response.status, 500 | 502 | 503 | 504) {
-            return Err(Error::Transport {
-                code: format!("Http{}", response.status),
-                message: format!(
-                    "Downloading the document from {url} failed with HTTP {}",
-                    response.status
-                ),
-            });
-        }
-        Ok(response)
-    })?;
+    let response = crate::aws::retry::run(
+        ctx,
+        crate::aws::retry::RetryPolicy::default(),
+        "document download",
+        |ctx| {
+            let response = ctx.http.send(&request)?;
+            if matches!(response.status, 500 | 502 | 503 | 504) {
+                return Err(Error::Transport {
+                    code: format!("Http{}", response.status),
+                    message: format!(
+                        "Downloading the document from {url} failed with HTTP {}",
+                        response.status
+                    ),
+                });
+            }
+            Ok(response)
+        },
+    )?;
     if !response.is_success() {
         return Err(invalid(
             "DocumentFetchFailed",
@@ -373,9 +367,9 @@ fn invalid(code: &'static str, message: String) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::fake::FakeHttp;
-    use crate::http::HttpResponse;
-    use crate::runtime::fake::{FakeHost, FakeStore};
+    use crate::platform::fake::{FakeHost, FakeStore};
+    use crate::platform::http::fake::FakeHttp;
+    use crate::platform::http::HttpResponse;
     use serde_json::json;
 
     const PNG_1PX: &str =

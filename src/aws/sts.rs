@@ -2,14 +2,14 @@
 //! credentials) and AssumeRoleWithWebIdentity (unsigned: the token is the proof).
 //! Responses and errors are XML.
 
-use crate::credentials::Credentials;
-use crate::endpoint::Endpoint;
+use crate::aws::credentials::Credentials;
+use crate::aws::endpoint::Endpoint;
+use crate::aws::retry::{self, RetryPolicy};
+use crate::aws::signing::{self, Profile, Scope};
+use crate::aws::xml;
 use crate::error::{AwsError, Error, Result};
-use crate::http::HttpRequest;
-use crate::retry::{self, RetryPolicy};
-use crate::runtime::Context;
-use crate::signing::{self, Profile, Scope};
-use crate::xml;
+use crate::platform::http::HttpRequest;
+use crate::platform::Context;
 
 pub const SERVICE: &str = "sts";
 

@@ -3,12 +3,16 @@
 //! HTTP transport. This is the part a multi-tenant runtime would embed:
 //! executions share nothing but the compiled code.
 
-pub use crate::clock::ExecutionClock;
-use crate::egress::EgressPolicy;
-use crate::sandbox::{self, Grants, Limits, RuntimeMode};
+pub use clock::ExecutionClock;
+
+pub mod clock;
+pub mod sandbox;
+use crate::limits::Limits;
+pub use crate::outcome::GuestError;
+use crate::transport::egress::EgressPolicy;
 use crate::transport::{Journal, Mode, Transport};
 use anyhow::{anyhow, Result};
-use serde::Serialize;
+use sandbox::{Grants, RuntimeMode};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -201,27 +205,6 @@ impl ExecOptions {
             runtime: RuntimeMode::Saas,
             grants: Grants::default(),
             limits: Limits::default(),
-        }
-    }
-}
-
-/// The execution's error, as the CLI prints it: the connector's own, or the
-/// runtime's when it stopped the execution (kind `limit-exceeded` or `internal`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct GuestError {
-    pub kind: String,
-    pub code: String,
-    pub message: String,
-    pub retryable: bool,
-}
-
-impl GuestError {
-    pub fn limit(code: &str, message: String) -> Self {
-        GuestError {
-            kind: "limit-exceeded".into(),
-            code: code.into(),
-            message,
-            retryable: false,
         }
     }
 }

@@ -16,11 +16,11 @@
 
 use super::profile::{self, Profiles};
 use super::Credentials;
-use crate::endpoint::Endpoint;
+use crate::aws::endpoint::Endpoint;
+use crate::aws::sts;
 use crate::error::{Error, Result};
-use crate::http::HttpRequest;
-use crate::runtime::{Context, Platform};
-use crate::sts;
+use crate::platform::http::HttpRequest;
+use crate::platform::{Context, Platform};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -298,10 +298,10 @@ fn from_instance_metadata(ctx: &mut Context<'_>) -> std::result::Result<Credenti
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::fake::FakeHttp;
-    use crate::http::HttpResponse;
-    use crate::runtime::fake::{FakeHost, FakePlatform};
-    use crate::validation::RuntimeMode;
+    use crate::platform::fake::{FakeHost, FakePlatform};
+    use crate::platform::http::fake::FakeHttp;
+    use crate::platform::http::HttpResponse;
+    use crate::platform::RuntimeMode;
 
     fn ok(body: &str) -> crate::error::Result<HttpResponse> {
         Ok(HttpResponse {

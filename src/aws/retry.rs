@@ -5,7 +5,7 @@
 //! attempt the error keeps the type of the last failure.
 
 use crate::error::{Error, Result};
-use crate::runtime::Context;
+use crate::platform::Context;
 use std::time::Duration;
 
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
@@ -54,7 +54,7 @@ pub fn run<T>(
                 ctx.platform.progress(&format!(
                     "textract: {what} failed ({}), attempt {attempt} of {attempts}; retrying in {}",
                     e.code(),
-                    crate::execution::polling::human(delay)
+                    crate::duration::human(delay)
                 ));
                 ctx.platform.sleep(delay);
                 attempt += 1;
@@ -99,7 +99,7 @@ fn gave_up(e: Error, attempts: u32) -> Error {
 mod tests {
     use super::*;
     use crate::error::aws;
-    use crate::runtime::fake::{FakeHost, FakePlatform};
+    use crate::platform::fake::{FakeHost, FakePlatform};
 
     fn run_script(script: Vec<Result<u32>>) -> (Result<u32>, FakePlatform, usize) {
         let mut host = FakeHost::default();

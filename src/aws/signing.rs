@@ -3,9 +3,9 @@
 //! once, never normalised, and whose payload hash always travels in
 //! `x-amz-content-sha256`.
 
-use crate::credentials::Credentials;
+use crate::aws::credentials::Credentials;
 use crate::error::{Error, Result};
-use crate::http::HttpRequest;
+use crate::platform::http::HttpRequest;
 use aws_sigv4::http_request::{
     sign as sigv4_sign, PayloadChecksumKind, PercentEncodingMode, SessionTokenMode, SignableBody, SignableRequest,
     SigningSettings, UriPathNormalizationMode,

@@ -7,10 +7,9 @@
 //!   files those variables name (each folder read-only), and egress to STS and
 //!   the metadata endpoints (container credentials, IMDS).
 
-use crate::egress::EgressPolicy;
+use crate::transport::egress::EgressPolicy;
 use anyhow::{anyhow, Result};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -112,71 +111,33 @@ fn profile_region(grants: &Grants) -> Option<String> {
         .or_else(|| grants.aws_config_dir.as_ref().map(|d| d.join("config")))?;
     let text = std::fs::read_to_string(path).ok()?;
     let profile = var("AWS_PROFILE").unwrap_or_else(|| "default".into());
-    // The same parser the guest resolves its region with, so both agree.
-    let profiles = textract_connector::credentials::profile::parse(&text, true);
-    profiles.get(&profile)?.get("region").cloned()
+    profile_setting(&text, &profile, "region")
 }
 
-/// Per-execution limits. Passing one ends that execution with an error naming it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// The guest's linear memory.
-    pub max_memory: usize,
-    /// Wall-clock time for one execution, waits included.
-    pub timeout: Duration,
-    /// Outgoing HTTP requests per execution.
-    pub max_requests: usize,
-    /// The body of any one response.
-    pub max_response_bytes: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_memory: 512 * 1024 * 1024,
-            timeout: Duration::from_secs(15 * 60),
-            max_requests: 5000,
-            max_response_bytes: 512 * 1024 * 1024,
+/// One setting of one profile in a shared `config` file (`[default]` or
+/// `[profile NAME]`, `key = value`, `#`/`;` comments). The host reads only the
+/// region, to know which regional hosts the guest's grants imply; the guest
+/// parses the files in full.
+fn profile_setting(text: &str, profile: &str, key: &str) -> Option<String> {
+    let mut inside = false;
+    for line in text.lines().map(str::trim) {
+        if let Some(section) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            let section = section.trim();
+            let name = section.strip_prefix("profile ").map(str::trim);
+            inside = name == Some(profile) || (section == "default" && profile == "default");
+            continue;
+        }
+        if !inside || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some((k, v)) = line.split_once('=') {
+            if k.trim().eq_ignore_ascii_case(key) {
+                let value = v.split([' ', '\t']).find(|w| !w.is_empty())?;
+                return (!value.starts_with('#') && !value.starts_with(';')).then(|| value.to_string());
+            }
         }
     }
-}
-
-/// Parses `512MiB`, `64MB`, `1GiB`, `1048576`.
-pub fn parse_bytes(text: &str) -> Result<usize> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let n: usize = number
-        .parse()
-        .map_err(|_| anyhow!("{text:?} is not a size like 512MiB"))?;
-    let factor: usize = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" => 1000,
-        "kib" => 1 << 10,
-        "m" | "mb" => 1_000_000,
-        "mib" => 1 << 20,
-        "g" | "gb" => 1_000_000_000,
-        "gib" => 1 << 30,
-        _ => return Err(anyhow!("{text:?} has an unknown unit (use KiB, MiB or GiB)")),
-    };
-    n.checked_mul(factor).ok_or_else(|| anyhow!("{text:?} is too large"))
-}
-
-/// Parses `90s`, `15m`, `1h`, `500ms`.
-pub fn parse_duration(text: &str) -> Result<Duration> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| anyhow!("{text:?} is not a duration like 90s"))?;
-    Ok(match unit {
-        "ms" => Duration::from_millis(n),
-        "" | "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n * 60),
-        "h" => Duration::from_secs(n * 3600),
-        _ => return Err(anyhow!("{text:?} has an unknown unit (use ms, s, m or h)")),
-    })
+    None
 }
 
 #[cfg(test)]
@@ -184,14 +145,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizes_and_durations_parse() {
-        assert_eq!(parse_bytes("512MiB").unwrap(), 512 << 20);
-        assert_eq!(parse_bytes("64MB").unwrap(), 64_000_000);
-        assert_eq!(parse_bytes("1048576").unwrap(), 1 << 20);
-        assert!(parse_bytes("lots").is_err());
-        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+    fn the_profile_region_is_read_from_its_own_section() {
+        let text = "[default]\nregion = us-east-1\n[sso-session x]\nregion = eu-north-1\n\
+                    [profile work]\n# region = nope\nregion = eu-west-2 ; inline\n";
+        assert_eq!(profile_setting(text, "default", "region").as_deref(), Some("us-east-1"));
+        assert_eq!(profile_setting(text, "work", "region").as_deref(), Some("eu-west-2"));
+        assert_eq!(profile_setting(text, "x", "region"), None);
+        assert_eq!(profile_setting(text, "other", "region"), None);
     }
 
     #[test]

@@ -2,13 +2,13 @@
 //! connector uses, and one function that builds, signs and sends a call and
 //! turns an error response into a typed [`Error`].
 
-use crate::endpoint::Endpoint;
+use super::endpoint::Endpoint;
+use super::Target;
+use crate::aws::signing::{self, Profile, Scope};
+use crate::aws::xml;
 use crate::error::{AwsError, Error, Result};
-use crate::http::{HttpRequest, HttpResponse};
-use crate::runtime::Context;
-use crate::signing::{self, Profile, Scope};
-use crate::validation::Task;
-use crate::xml;
+use crate::platform::http::{HttpRequest, HttpResponse};
+use crate::platform::Context;
 use serde::de::Visitor;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::borrow::Cow;
@@ -31,13 +31,13 @@ pub fn build_request(endpoint: &Endpoint, operation: &str, body: Vec<u8>) -> Htt
 }
 
 /// Sends one signed Textract call and returns the successful response.
-pub fn call(ctx: &mut Context<'_>, task: &Task, operation: &str, body: Vec<u8>) -> Result<HttpResponse> {
-    let mut request = build_request(&task.endpoint(SERVICE), operation, body);
+pub fn call(ctx: &mut Context<'_>, target: &Target<'_>, operation: &str, body: Vec<u8>) -> Result<HttpResponse> {
+    let mut request = build_request(&target.endpoint(SERVICE), operation, body);
     signing::sign(
         &mut request,
-        &task.credentials,
+        target.credentials,
         Scope {
-            region: &task.region,
+            region: target.region,
             service: SERVICE,
             time: ctx.platform.now(),
             profile: Profile::Standard,

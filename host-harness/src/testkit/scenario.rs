@@ -8,10 +8,12 @@
 //! recorded interaction (and its signature assertions), every interaction was
 //! used, and the denials are exactly the expected ones.
 
-use crate::cassette::Cassette;
-use crate::egress::EgressPolicy;
-use crate::engine::{ExecOptions, ExecutionClock, GuestError, Harness};
-use crate::sandbox::{Grants, Limits, RuntimeMode};
+use crate::engine::sandbox::{Grants, RuntimeMode};
+use crate::engine::{ExecOptions, ExecutionClock, Harness};
+use crate::limits::Limits;
+use crate::outcome::GuestError;
+use crate::transport::cassette::Cassette;
+use crate::transport::egress::EgressPolicy;
 use crate::transport::{Mode, Replayer};
 use anyhow::{bail, Context as _, Result};
 use serde::Deserialize;
@@ -155,7 +157,7 @@ pub async fn run(harness: &Harness, dir: &Path) -> Result<Outcome> {
             let (want, got) = (serde_json::to_string(&expected)?, serde_json::to_string(&actual)?);
             if want != got {
                 let mut diffs = Vec::new();
-                crate::cassette::diff_json("result", &expected, &actual, ("expected", "got"), &mut diffs);
+                crate::transport::cassette::diff_json("result", &expected, &actual, ("expected", "got"), &mut diffs);
                 if diffs.is_empty() {
                     diffs.push("same values, different key order".into());
                 }

@@ -1,0 +1,98 @@
+//! A deterministic platform for unit tests: virtual time, counting randomness,
+//! a document store in memory, and a host that puts them together.
+
+use super::documents::{DocumentStore, StoreError};
+use super::http::fake::FakeHttp;
+use super::{Context, Platform, RuntimeMode};
+use crate::error::Result;
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+/// Every seam faked; `run` lends them to code under test as a [`Context`].
+#[derive(Default)]
+pub struct FakeHost {
+    pub http: FakeHttp,
+    pub platform: FakePlatform,
+    pub store: FakeStore,
+    pub mode: RuntimeMode,
+}
+
+impl FakeHost {
+    pub fn answering(responses: Vec<Result<crate::platform::http::HttpResponse>>) -> Self {
+        FakeHost {
+            http: FakeHttp::answering(responses),
+            ..FakeHost::default()
+        }
+    }
+
+    pub fn run<T>(&mut self, f: impl FnOnce(&mut Context<'_>) -> T) -> T {
+        let mut ctx = Context {
+            http: &mut self.http,
+            platform: &mut self.platform,
+            documents: &mut self.store,
+            mode: self.mode,
+        };
+        f(&mut ctx)
+    }
+}
+
+#[derive(Default, Clone)]
+pub struct FakeStore {
+    pub documents: BTreeMap<String, Vec<u8>>,
+}
+
+impl DocumentStore for FakeStore {
+    fn read(&mut self, _store: Option<&str>, id: &str) -> std::result::Result<Vec<u8>, StoreError> {
+        self.documents.get(id).cloned().ok_or(StoreError::NotFound)
+    }
+}
+
+pub struct FakePlatform {
+    pub start: SystemTime,
+    pub elapsed: Duration,
+    pub sleeps: Vec<Duration>,
+    pub counter: u64,
+    pub lines: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub files: BTreeMap<String, Vec<u8>>,
+}
+
+impl Default for FakePlatform {
+    fn default() -> Self {
+        FakePlatform {
+            start: SystemTime::UNIX_EPOCH + Duration::from_secs(1_768_469_400),
+            elapsed: Duration::ZERO,
+            sleeps: Vec::new(),
+            counter: 0,
+            lines: Vec::new(),
+            env: BTreeMap::new(),
+            files: BTreeMap::new(),
+        }
+    }
+}
+
+impl Platform for FakePlatform {
+    fn now(&self) -> SystemTime {
+        self.start + self.elapsed
+    }
+    fn monotonic(&self) -> Duration {
+        self.elapsed
+    }
+    fn sleep(&mut self, duration: Duration) {
+        self.sleeps.push(duration);
+        self.elapsed += duration;
+    }
+    fn random_u64(&mut self) -> u64 {
+        self.counter += 1;
+        self.counter.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+    fn progress(&mut self, line: &str) {
+        self.lines.push(line.to_string());
+    }
+    fn env(&self, name: &str) -> Option<String> {
+        self.env.get(name).cloned()
+    }
+    fn read_file(&self, path: &str) -> std::result::Result<Vec<u8>, String> {
+        self.files.get(path).cloned().ok_or_else(|| "not found".to_string())
+    }
+}
