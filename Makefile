@@ -5,7 +5,7 @@ COMPONENT   = target/$(WASM_TARGET)/release/textract_connector.wasm
 FIXTURE     = target/$(WASM_TARGET)/release/sandbox_guest.wasm
 HOST        = target/debug/textract-host
 
-.PHONY: demo test layout component fixture host target bench bench-quick sdk-baseline clean
+.PHONY: demo test layout component fixture host target bench bench-quick sdk-baseline fuzz clean
 
 # Idempotent: adds the wasm target to the toolchain named in rust-toolchain.toml.
 target:
@@ -33,6 +33,14 @@ demo: component host
 
 test: component fixture layout
 	$(CARGO) test --workspace
+	@if [ -n "$$TEXTRACT_MOTO_CONFIG" ]; then $(CARGO) test -p textract-host --test moto -- --ignored; else echo "moto tests: skipped (TEXTRACT_MOTO_CONFIG is not set)"; fi
+
+# The long fuzzing run: a million generated hostile inputs through the connector's
+# core natively (tests/fuzz.rs; `make test` runs 20,000 of them). Prints the counts
+# by outcome; FUZZ_SEED picks another run.
+FUZZ_CASES ?= 1000000
+fuzz:
+	FUZZ_CASES=$(FUZZ_CASES) $(CARGO) test --release -p textract-connector --test fuzz -- --nocapture
 
 # The layout's rule: files import downwards only (no circle over 3 files in the
 # connector, none in the host).

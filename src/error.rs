@@ -71,6 +71,9 @@ pub enum Error {
     EgressDenied { host: String },
     /// AWS answered 2xx but the body did not follow the protocol.
     UnexpectedResponse(String),
+    /// The service led the connector somewhere it will not follow (a paging
+    /// loop, endless pages): stopped, and the same run would stop again.
+    Protocol { code: &'static str, message: String },
     /// The Textract job ended in FAILED: the document or the request cannot work.
     JobFailed { job_id: String, status_message: String },
     /// The job has not finished (yet): a later run may collect it.
@@ -147,7 +150,10 @@ impl Error {
             Error::NoCredentials(_) => ErrorKind::Unauthorized,
             Error::Aws(e) if e.is_transient_status() || e.status >= 500 => ErrorKind::Upstream,
             Error::Aws(_) => ErrorKind::InvalidInput,
-            Error::Transport { .. } | Error::UnexpectedResponse(_) | Error::JobPending { .. } => ErrorKind::Upstream,
+            Error::Transport { .. }
+            | Error::UnexpectedResponse(_)
+            | Error::Protocol { .. }
+            | Error::JobPending { .. } => ErrorKind::Upstream,
             Error::Internal(_) => ErrorKind::Internal,
         }
     }
@@ -162,6 +168,7 @@ impl Error {
             Error::Transport { code, .. } => code.clone(),
             Error::EgressDenied { .. } => "EgressDenied".into(),
             Error::UnexpectedResponse(_) => "UnexpectedResponse".into(),
+            Error::Protocol { code, .. } => (*code).into(),
             Error::JobFailed { .. } => "JobFailed".into(),
             Error::JobPending { code, .. } => (*code).into(),
             Error::NoCredentials(_) => "NoCredentials".into(),
@@ -191,6 +198,7 @@ impl Error {
                  ask the operator to allow this host, or check the region and endpoint"
             ),
             Error::UnexpectedResponse(m) => format!("AWS sent a response the connector could not read: {m}"),
+            Error::Protocol { message, .. } => message.clone(),
             Error::JobFailed { job_id, status_message } => {
                 format!("Textract job {job_id} FAILED: {}", status_message.trim_end_matches('.'))
             }

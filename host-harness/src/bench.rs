@@ -202,6 +202,12 @@ impl textract_connector::Platform for NativePlatform {
     fn read_file(&self, _: &str) -> Result<Vec<u8>, String> {
         Err("none".into())
     }
+    fn operator_allows(&self, _: &str, _: u16) -> bool {
+        false
+    }
+    fn memory_limit(&self) -> Option<u64> {
+        None
+    }
 }
 
 struct NoDocuments;

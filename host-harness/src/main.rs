@@ -1,8 +1,9 @@
 //! `textract-host`: run the textract-connector component from the command line.
 //!
 //! Exit codes: 0 a result on stdout; 3 an execution error on stdout as
-//! `{"error": {...}}` (the connector's, or a limit the runtime enforced); 1 a
-//! harness failure, one line on stderr.
+//! `{"error": {...}}` (the connector's, a limit the runtime enforced, or input
+//! that is not UTF-8); 1 a harness failure, one line on stderr. A reader that
+//! closes stdout early is not a failure.
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use clap::{ArgGroup, Args, Parser, Subcommand};
@@ -10,10 +11,11 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
-use textract_host::cli::many;
+use textract_host::cli::{many, stdout};
 use textract_host::engine::sandbox::{Grants, RuntimeMode};
 use textract_host::engine::{EngineSettings, ExecOptions, ExecutionClock, Harness};
 use textract_host::limits::{self, Limits};
+use textract_host::outcome::{self, GuestError};
 use textract_host::transport::cassette::{self, Cassette};
 use textract_host::transport::egress::EgressPolicy;
 use textract_host::transport::{Mode, Replayer};
@@ -64,6 +66,10 @@ struct SandboxArgs {
     /// Also allow calls to this host (`host`, `host:port` or `*.domain`). Repeatable.
     #[arg(long = "allow-host", value_name = "HOST")]
     allow_hosts: Vec<String>,
+    /// A private address range the implied AWS names may resolve to (VPC
+    /// endpoints), e.g. 10.0.0.0/8. Nothing private is admitted otherwise.
+    #[arg(long = "allow-cidr", value_name = "CIDR", value_parser = parse_cidr)]
+    allow_cidrs: Vec<String>,
     /// Serve `camunda` documents from this folder (one file per documentId).
     #[arg(long, value_name = "DIR")]
     documents: Option<PathBuf>,
@@ -122,6 +128,10 @@ impl SandboxArgs {
     fn policy(&self, input: &str) -> EgressPolicy {
         let mut policy = EgressPolicy::implied_by(input);
         self.allow_hosts.iter().for_each(|h| policy.allow(h));
+        for cidr in &self.allow_cidrs {
+            // Checked by clap's value parser already.
+            let _ = policy.allow_cidr(cidr);
+        }
         policy
     }
 }
@@ -220,7 +230,7 @@ fn component_path(component: Option<PathBuf>) -> Result<PathBuf> {
 fn imports(component: Option<PathBuf>) -> Result<ExitCode> {
     let harness = Harness::load(&component_path(component)?)?;
     for name in harness.imports() {
-        println!("{name}");
+        stdout::print_line(&name).context("writing to stdout")?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -236,14 +246,19 @@ fn compile(component: Option<PathBuf>, output: &Path, engine: EngineArgs) -> Res
 }
 
 async fn run(args: RunArgs) -> Result<ExitCode> {
-    let input = if args.input == "-" {
-        let mut text = String::new();
+    let bytes = if args.input == "-" {
+        let mut bytes = Vec::new();
         std::io::stdin()
-            .read_to_string(&mut text)
+            .read_to_end(&mut bytes)
             .context("reading the input from stdin")?;
-        text
+        bytes
     } else {
-        std::fs::read_to_string(&args.input).with_context(|| format!("cannot read input file {}", args.input))?
+        std::fs::read(&args.input).with_context(|| format!("cannot read input file {}", args.input))?
+    };
+    // Bytes that are not text are the tenant's error (exit 3), found without the guest.
+    let input = match outcome::input_text(bytes) {
+        Ok(text) => text,
+        Err(e) => return report(&args, Err(e)),
     };
     let harness = Harness::load_with(&component_path(args.component.clone())?, args.sandbox.settings()?)?;
     let policy = args.sandbox.policy(&input);
@@ -329,7 +344,13 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
         );
     }
 
-    let (text, code) = match execution.outcome {
+    report(&args, execution.outcome)
+}
+
+/// Prints a result (exit 0) or an execution error (exit 3) on stdout, as JSON or
+/// summarised, and writes it to `--output` when asked.
+fn report(args: &RunArgs, outcome: std::result::Result<String, GuestError>) -> Result<ExitCode> {
+    let (text, code) = match outcome {
         // The guest's own text, byte for byte, unless asked to indent it.
         Ok(json) if !args.pretty => (json, 0),
         Ok(json) => {
@@ -350,12 +371,13 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     if let Some(path) = &args.output {
         std::fs::write(path, format!("{text}\n")).with_context(|| format!("writing {}", path.display()))?;
     }
-    if args.summary {
+    let printed = if args.summary {
         let value: serde_json::Value = serde_json::from_str(&text).context("the connector returned invalid JSON")?;
-        println!("{}", textract_host::cli::summary::summarise(&value));
+        stdout::print_line(&textract_host::cli::summary::summarise(&value))
     } else {
-        println!("{text}");
-    }
+        stdout::print_line(&text)
+    };
+    printed.context("writing to stdout")?;
     Ok(ExitCode::from(code))
 }
 
@@ -378,10 +400,15 @@ async fn run_many(args: RunManyArgs) -> Result<ExitCode> {
         policy: Arc::new(move |input: &str| sandbox_args.policy(input)),
     };
     let report = many::run(harness, plan).await?;
-    println!("{}", report.table());
+    stdout::print_line(&report.table()).context("writing to stdout")?;
     Ok(if report.failed_to_run() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `--allow-cidr` must be a range, checked when the flags are read.
+fn parse_cidr(text: &str) -> std::result::Result<String, String> {
+    EgressPolicy::default().allow_cidr(text).map(|()| text.to_string())
 }

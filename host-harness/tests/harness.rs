@@ -256,12 +256,24 @@ fn record_then_replay_and_live_against_a_local_endpoint() {
     );
     std::fs::write(&input_path, &input).unwrap();
     let cassette_path = dir.join("cassette.json");
+    let allow = format!("127.0.0.1:{port}");
+
+    // In SaaS mode a local endpoint is refused offline unless the operator allows it.
+    let refused = host()
+        .args(["run", "--input", input_path.to_str().unwrap(), "--live"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(3));
+    let error: Value = serde_json::from_slice(&refused.stdout).unwrap();
+    assert_eq!(error["error"]["code"], "EndpointNotAllowed");
 
     let recorded = host()
         .args([
             "run",
             "--input",
             input_path.to_str().unwrap(),
+            "--allow-host",
+            &allow,
             "--record",
             cassette_path.to_str().unwrap(),
         ])
@@ -274,7 +286,14 @@ fn record_then_replay_and_live_against_a_local_endpoint() {
         String::from_utf8_lossy(&recorded.stderr)
     );
     let live = host()
-        .args(["run", "--input", input_path.to_str().unwrap(), "--live"])
+        .args([
+            "run",
+            "--input",
+            input_path.to_str().unwrap(),
+            "--allow-host",
+            &allow,
+            "--live",
+        ])
         .output()
         .unwrap();
     assert_eq!(live.status.code(), Some(0), "{}", String::from_utf8_lossy(&live.stderr));
@@ -314,6 +333,8 @@ fn record_then_replay_and_live_against_a_local_endpoint() {
             "run",
             "--input",
             input_path.to_str().unwrap(),
+            "--allow-host",
+            &allow,
             "--replay",
             cassette_path.to_str().unwrap(),
         ])
@@ -503,4 +524,199 @@ fn the_document_store_serves_one_folder_and_documents_over_aws_limits_are_refuse
     assert_eq!(e.outcome.unwrap_err().code, "DocumentNotFound");
     std::fs::remove_dir_all(&dir).ok();
     std::fs::remove_file(dir.parent().unwrap().join("outside-the-store")).ok();
+}
+
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    common::harness();
+    for (name, code) in [("sync-s3-version", 0), ("sync-access-denied", 3)] {
+        let mut child = host()
+            .args(["run", "--input", &scenario(name, "input.json")])
+            .args(["--replay", &scenario(name, "cassette.json")])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // `textract-host run ... | head -c0`: the reader is gone before the result is written.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!((out.status.code(), stderr.as_ref()), (Some(code), ""), "{name}");
+    }
+}
+
+const NOT_UTF8_ERROR: &str = r#"{"error":{"kind":"invalid-input","code":"InputNotUtf8","message":"The input is not UTF-8 text (invalid byte at offset 29)","retryable":false}}
+"#;
+
+#[test]
+fn input_that_is_not_utf8_is_the_tenants_error_and_the_guest_never_runs() {
+    let dir = std::env::temp_dir().join(format!("textract-latin1-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let latin1: &[u8] = b"{\"input\":{\"documentName\":\"caf\xe9.pdf\"}}";
+    let path = dir.join("latin1.json");
+    std::fs::write(&path, latin1).unwrap();
+    // No component at all: a run that needed the guest would fail with exit 1.
+    let never_loaded = ["--component", "/nonexistent/never-loaded.wasm"];
+
+    let from_file = host()
+        .args(["run", "--live", "--input", path.to_str().unwrap()])
+        .args(never_loaded)
+        .output()
+        .unwrap();
+    let from_stdin = {
+        let mut child = host()
+            .args(["run", "--live", "--input", "-"])
+            .args(never_loaded)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), latin1).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    for out in [from_file, from_stdin] {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!((out.status.code(), stderr.as_ref()), (Some(3), ""));
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), NOT_UTF8_ERROR);
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn run_many_writes_an_input_that_is_not_utf8_as_its_error_and_goes_on() {
+    common::harness();
+    let base = std::env::temp_dir().join(format!("textract-many-latin1-{}", std::process::id()));
+    let (inputs, cassettes, output) = (base.join("inputs"), base.join("cassettes"), base.join("output"));
+    std::fs::create_dir_all(&inputs).unwrap();
+    std::fs::create_dir_all(&cassettes).unwrap();
+    std::fs::write(
+        inputs.join("latin1.json"),
+        b"{\"input\":{\"documentName\":\"caf\xe9.pdf\"}}",
+    )
+    .unwrap();
+    std::fs::copy(
+        scenario("validation-no-feature", "input.json"),
+        inputs.join("validation-no-feature.json"),
+    )
+    .unwrap();
+    std::fs::write(cassettes.join("validation-no-feature.json"), "{\"interactions\":[]}").unwrap();
+    let out = host()
+        .args([
+            "run-many",
+            "--inputs",
+            inputs.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+        ])
+        .args(["--replay-dir", cassettes.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{table}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        table.contains("2 executions: 0 ok, 2 errors, 0 failed to run"),
+        "{table}"
+    );
+    assert!(table.contains("invalid-input/InputNotUtf8"), "{table}");
+    assert_eq!(
+        std::fs::read_to_string(output.join("latin1.error.json")).unwrap(),
+        NOT_UTF8_ERROR
+    );
+    let other: Value =
+        serde_json::from_str(&std::fs::read_to_string(output.join("validation-no-feature.error.json")).unwrap())
+            .unwrap();
+    assert_eq!(other["error"]["code"], "ValidationFailed");
+    std::fs::remove_dir_all(&base).ok();
+}
+
+/// Self-managed container credentials from a local endpoint, recorded: the
+/// cassette keeps no credential of the chain (the authorization token, the
+/// answer's keys, a cookie) nor of the signed call, and still replays.
+#[test]
+fn recording_container_credentials_redacts_them_and_replays() {
+    common::harness();
+    let credentials = br#"{"AccessKeyId":"ASIASECRETCONTAINERID","SecretAccessKey":"SECRET-CONTAINER-KEY","Token":"SECRET-CONTAINER-SESSION","Expiration":"2099-01-01T00:00:00Z"}"#.to_vec();
+    let analysis = br#"{"DocumentMetadata":{"Pages":1},"Blocks":[],"AnalyzeDocumentModelVersion":"1.0"}"#.to_vec();
+    let (port, server) = common::serve(vec![
+        (
+            200,
+            vec![
+                ("content-type", "application/json".to_string()),
+                ("set-cookie", "session=SECRET-COOKIE; HttpOnly".to_string()),
+            ],
+            credentials,
+        ),
+        (
+            200,
+            vec![
+                ("content-type", "application/x-amz-json-1.1".to_string()),
+                ("x-amzn-RequestId", "req-container-1".to_string()),
+            ],
+            analysis,
+        ),
+    ]);
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let dir = std::env::temp_dir().join(format!("textract-record-container-{port}"));
+    std::fs::create_dir_all(dir.join("no-aws-config")).unwrap();
+    let input_path = dir.join("input.json");
+    let mut input: Value = serde_json::from_str(&sync_input(Some(&endpoint))).unwrap();
+    input["authentication"] = json!({"type": "defaultCredentialsChain"});
+    std::fs::write(&input_path, input.to_string()).unwrap();
+    let cassette_path = dir.join("cassette.json");
+    let run = |transport: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_textract-host"));
+        // Only the grants under test: none of this machine's own AWS settings.
+        cmd.env_clear()
+            .env("TEXTRACT_COMPONENT", common::component_path())
+            .env(
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                format!("{endpoint}/v2/credentials/task-1"),
+            )
+            .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", "SECRET-CONTAINER-AUTH")
+            .args(["run", "--self-managed", "--input", input_path.to_str().unwrap()])
+            .args(["--aws-config-dir", dir.join("no-aws-config").to_str().unwrap()])
+            .args(["--allow-host", &format!("127.0.0.1:{port}")])
+            .args([transport, cassette_path.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+
+    let recorded = run("--record");
+    assert_eq!(
+        recorded.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&recorded.stderr)
+    );
+    let seen = server.join().unwrap();
+    assert_eq!(seen[0].request_line, "GET /v2/credentials/task-1 HTTP/1.1");
+    let header = |i: usize, name: &str| seen[i].headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    assert_eq!(header(0, "authorization").as_deref(), Some("SECRET-CONTAINER-AUTH"));
+    assert_eq!(
+        header(1, "x-amz-security-token").as_deref(),
+        Some("SECRET-CONTAINER-SESSION")
+    );
+
+    let text = std::fs::read_to_string(&cassette_path).unwrap();
+    for secret in ["SECRET", "ASIASECRETCONTAINERID", "AWS4-HMAC-SHA256"] {
+        assert!(!text.contains(secret), "the cassette leaks {secret}: {text}");
+    }
+    let cassette: Cassette = serde_json::from_str(&text).unwrap();
+    assert_eq!(cassette.interactions.len(), 2);
+
+    let replayed = run("--replay");
+    assert_eq!(
+        replayed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&replayed.stderr)
+    );
+    assert_eq!(replayed.stdout, recorded.stdout);
+    std::fs::remove_dir_all(&dir).ok();
 }

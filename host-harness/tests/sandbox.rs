@@ -85,6 +85,11 @@ fn each_limit_stops_only_the_execution_that_passes_it() {
             .message
             .contains("memory limit of 67108864 bytes"));
         assert!(alloc.peak_memory_bytes <= 64 << 20);
+        let message = &alloc.outcome.as_ref().unwrap_err().message;
+        assert!(
+            !message.contains('\n') && !message.contains("wasm backtrace"),
+            "{message}"
+        );
 
         assert_eq!(error_code(&spin), ("limit-exceeded".into(), "TimeLimitExceeded".into()));
         assert!(spin
@@ -342,4 +347,66 @@ fn run_many_gives_each_input_its_own_result_and_a_summary() {
         assert_eq!(written, expected, "{name}");
     }
     std::fs::remove_dir_all(&base).ok();
+}
+
+/// Runs the fixture through the CLI on one behaviour: exit code, stdout, stderr.
+fn run_fixture(behaviour: &str) -> (Option<i32>, String, String) {
+    let input = std::env::temp_dir().join(format!("textract-fixture-{behaviour}-{}", std::process::id()));
+    std::fs::write(&input, behaviour).unwrap();
+    fixture();
+    let out = host()
+        .args(["run", "--live", "--component", fixture_path().to_str().unwrap()])
+        .args(["--input", input.to_str().unwrap()])
+        .output()
+        .unwrap();
+    std::fs::remove_file(&input).ok();
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn a_trap_tells_the_tenant_one_plain_line_and_the_operator_everything() {
+    let (code, stdout, stderr) = run_fixture("trap");
+    assert_eq!(code, Some(3), "{stderr}");
+    assert_eq!(
+        stdout,
+        "{\"error\":{\"kind\":\"internal\",\"code\":\"GuestTrap\",\"message\":\"The connector stopped unexpectedly \
+         (wasm trap: wasm `unreachable` instruction executed); the runtime's log has the details\",\"retryable\":false}}\n"
+    );
+    assert!(!stdout.contains("wasm backtrace") && !stdout.contains("0x"));
+    // The operator's log has the backtrace, every line marked as the runtime's.
+    assert!(stderr.contains("wasm backtrace"), "{stderr}");
+    assert!(stderr.contains("wasm `unreachable` instruction executed"), "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .all(|l| l.starts_with("textract-host: runtime: guest trap: ")),
+        "{stderr}"
+    );
+
+    // The library's caller gets the same one line.
+    let e = common::runtime().block_on(behave("trap", options(Limits::default(), EgressPolicy::deny_all())));
+    let err = e.outcome.unwrap_err();
+    assert_eq!(
+        (err.kind.as_str(), err.code.as_str(), err.retryable),
+        ("internal", "GuestTrap", false)
+    );
+    assert!(
+        !err.message.contains('\n') && !err.message.contains("0x"),
+        "{}",
+        err.message
+    );
+}
+
+#[test]
+fn guest_stderr_reaches_the_operator_with_its_control_characters_escaped() {
+    let (code, stdout, stderr) = run_fixture("stderr");
+    assert_eq!((code, stdout.as_str()), (Some(0), "{\"ok\":true}\n"), "{stderr}");
+    assert_eq!(
+        stderr,
+        "textract: job \\u{1b}[2K\\rtextract-host: egress denied: nothing\nbell \\u{7} no newline\n"
+    );
 }

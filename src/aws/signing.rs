@@ -128,11 +128,9 @@ pub fn sign_with(
         request.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         SignableBody::Bytes(&request.body),
     )
-    .map_err(|e| Error::Internal(format!("request cannot be signed: {e}")))?;
+    .map_err(|e| unsignable(&e))?;
 
-    let (instructions, _signature) = sigv4_sign(signable, &params)
-        .map_err(|e| Error::Internal(format!("signing failed: {e}")))?
-        .into_parts();
+    let (instructions, _signature) = sigv4_sign(signable, &params).map_err(|e| unsignable(&e))?.into_parts();
     let (headers, _params) = instructions.into_parts();
     for header in headers {
         let name = header.name().to_ascii_lowercase();
@@ -140,6 +138,19 @@ pub fn sign_with(
         request.headers.push((name, header.value().to_string()));
     }
     Ok(())
+}
+
+/// SigV4 refuses only requests that cannot exist (a URL or header with
+/// characters HTTP does not allow), and those are built from the task's values:
+/// the tenant's to fix, never a defect.
+fn unsignable(e: &dyn std::fmt::Display) -> Error {
+    Error::InvalidInput {
+        code: "RequestNotSignable",
+        message: format!(
+            "The request cannot be signed ({e}): a bucket, key, endpoint or credential holds characters \
+             an HTTP request cannot carry"
+        ),
+    }
 }
 
 #[cfg(test)]

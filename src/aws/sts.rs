@@ -16,13 +16,6 @@ pub const SERVICE: &str = "sts";
 /// The session name the connector's sessions carry in CloudTrail.
 pub const SESSION_NAME: &str = "textract-connector";
 
-/// STS's regional endpoint, or the override (a local AWS peer serves STS too).
-pub fn endpoint(region: &str, endpoint_override: Option<&Endpoint>) -> Endpoint {
-    endpoint_override
-        .cloned()
-        .unwrap_or_else(|| Endpoint::aws(SERVICE, region))
-}
-
 pub fn assume_role(
     ctx: &mut Context<'_>,
     endpoint: &Endpoint,

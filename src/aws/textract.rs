@@ -79,13 +79,9 @@ pub fn parse_error(response: &HttpResponse) -> AwsError {
         .or(body.kind)
         .or(body.code)
         .unwrap_or_default();
-    let message = body.message.or(body.message_upper).unwrap_or_else(|| {
-        if response.body.is_empty() {
-            String::new()
-        } else {
-            String::from_utf8_lossy(&response.body).chars().take(200).collect()
-        }
-    });
+    // Only a real AWS error's own message is passed on; a body that is not one
+    // (a proxy's page, another service's answer) is never echoed to the tenant.
+    let message = body.message.or(body.message_upper).unwrap_or_default();
     AwsError {
         service: SERVICE,
         status: response.status,
@@ -252,7 +248,7 @@ pub struct GetDocumentAnalysisResponse<'a> {
     pub job_status: Option<String>,
     #[serde(default)]
     pub next_token: Option<String>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "capped_blocks")]
     pub blocks: Option<Vec<Block<'a>>>,
     #[serde(default)]
     pub warnings: Option<Vec<Warning>>,
@@ -276,7 +272,7 @@ pub struct Warning {
 pub struct AnalyzeDocumentResponse<'a> {
     #[serde(default)]
     pub document_metadata: Option<DocumentMetadata>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "capped_blocks")]
     pub blocks: Option<Vec<Block<'a>>>,
     #[serde(default)]
     pub human_loop_activation_output: Option<HumanLoopActivationOutput>,
@@ -289,6 +285,44 @@ pub struct AnalyzeDocumentResponse<'a> {
 pub struct DocumentMetadata {
     #[serde(default, deserialize_with = "lenient_pages")]
     pub pages: Option<i64>,
+}
+
+/// The most blocks one response may carry. GetDocumentAnalysis pages hold at
+/// most 1,000 and a real one-page AnalyzeDocument a few thousand; a body of
+/// empty blocks (`{},{},...`) would otherwise grow ~80-fold once parsed and
+/// rendered, so a hostile answer is refused while it is still small.
+pub const MAX_BLOCKS_PER_RESPONSE: usize = 50_000;
+
+fn capped_blocks<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Vec<Block<'a>>>, D::Error> {
+    struct Capped<'a>(std::marker::PhantomData<&'a ()>);
+    impl<'de: 'a, 'a> Visitor<'de> for Capped<'a> {
+        type Value = Option<Vec<Block<'a>>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list of blocks")
+        }
+        fn visit_none<E>(self) -> std::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Self::Value, D::Error> {
+            d.deserialize_seq(self)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Self::Value, A::Error> {
+            let mut blocks = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+            while let Some(block) = seq.next_element::<Block<'a>>()? {
+                if blocks.len() == MAX_BLOCKS_PER_RESPONSE {
+                    return Err(serde::de::Error::custom(format!(
+                        "more than {MAX_BLOCKS_PER_RESPONSE} blocks in one response"
+                    )));
+                }
+                blocks.push(block);
+            }
+            Ok(Some(blocks))
+        }
+    }
+    d.deserialize_option(Capped(std::marker::PhantomData))
 }
 
 /// `Pages` is a number on AWS; some local peers (moto) send `{"Pages": n}`.
@@ -453,7 +487,8 @@ mod tests {
         );
         let e = parse_error(&response(503, &[], "<html>Service Unavailable</html>"));
         assert_eq!((e.status, e.code.as_str()), (503, ""));
-        assert!(e.message.contains("Service Unavailable"));
+        // A body that is not an AWS error is never echoed to the tenant.
+        assert_eq!(e.message, "");
     }
 
     #[test]

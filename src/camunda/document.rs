@@ -3,10 +3,11 @@
 //! checking them before any of them reach AWS. A document that Textract cannot
 //! read, or that is over AWS's limits, is refused here with a message that says why.
 
+use crate::aws::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::platform::documents::StoreError;
 use crate::platform::http::HttpRequest;
-use crate::platform::Context;
+use crate::platform::{printable, Context};
 use base64::Engine as _;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -269,14 +270,29 @@ fn decode_base64(content: &str) -> Result<Vec<u8>> {
     ))
 }
 
-/// GETs an external document. The runtime's egress policy decides whether
-/// its host may be called; a refusal arrives as an `EgressDenied` error.
+/// GETs an external document, only from a host the operator allowed by name
+/// (`--allow-host`): what the input implies (AWS, the endpoint override) never
+/// admits a download. The runtime's egress policy checks the address again.
 fn fetch(ctx: &mut Context<'_>, url: &str) -> Result<Vec<u8>> {
     let lower = url.to_ascii_lowercase();
-    if !(lower.starts_with("https://") || lower.starts_with("http://")) {
+    let parsed = Endpoint::parse("url", url);
+    let target = match parsed {
+        Ok(e) if lower.starts_with("https://") || lower.starts_with("http://") => e,
+        _ => {
+            return Err(invalid(
+                "DocumentInvalid",
+                format!("The external document URL must be an http(s) URL: {}", printable(url)),
+            ))
+        }
+    };
+    if !ctx.platform.operator_allows(target.host(), target.port()) {
         return Err(invalid(
-            "DocumentInvalid",
-            format!("The external document URL must be http(s): {url}"),
+            "ExternalDocumentNotAllowed",
+            format!(
+                "The external document's host '{}' is not one the operator allows (--allow-host); \
+                 documents are downloaded only from those hosts",
+                target.authority
+            ),
         ));
     }
     let request = HttpRequest {
@@ -384,6 +400,7 @@ mod tests {
             store,
             ..FakeHost::answering(http)
         };
+        host.platform.operator_allowed = vec!["docs.example.com:443".into()];
         (host.run(f), host.http)
     }
 
@@ -459,6 +476,24 @@ mod tests {
         });
         let (e, _) = with_ctx(vec![missing], FakeStore::default(), |ctx| load(ctx, &reference));
         assert_eq!(e.unwrap_err().code(), "DocumentFetchFailed");
+    }
+
+    #[test]
+    fn external_documents_come_only_from_hosts_the_operator_allows() {
+        for url in [
+            "https://textract.us-east-1.amazonaws.com/doc.png",
+            "http://docs.example.com/doc.png",
+            "https://docs.example.com:8443/doc.png",
+            "http://169.254.169.254/latest/meta-data/",
+        ] {
+            let reference = json!({"camunda.document.type":"external","url":url});
+            let (e, http) = with_ctx(vec![], FakeStore::default(), |ctx| load(ctx, &reference));
+            assert_eq!(e.unwrap_err().code(), "ExternalDocumentNotAllowed", "{url}");
+            assert!(http.requests.is_empty(), "{url}: nothing is sent");
+        }
+        let reference = json!({"camunda.document.type":"external","url":"https://[::1/x"});
+        let (e, _) = with_ctx(vec![], FakeStore::default(), |ctx| load(ctx, &reference));
+        assert_eq!(e.unwrap_err().code(), "DocumentInvalid");
     }
 
     #[test]

@@ -5,12 +5,12 @@
 //! malformed tokens and tags, and the ASYNC option pairs.
 
 use crate::aws::credentials::Credentials;
-use crate::aws::endpoint::Endpoint;
+use crate::aws::endpoint::{is_aws_service_host, partition_suffixes, Endpoint};
 use crate::aws::retry::RetryPolicy;
 use crate::aws::Target;
 use crate::camunda::input::{Advanced, Auth, ConnectorInput, ExecutionType, LocationType};
 use crate::error::{Error, Result, Violation};
-use crate::platform::RuntimeMode;
+use crate::platform::{printable, Platform, RuntimeMode};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -22,6 +22,15 @@ pub const QUERY_MISSING_MSG: &str = "The 'query' field must be provided when 'an
 pub const AUTH_REQUIRED_MSG: &str = "Authentication is required";
 pub const DEFAULT_CHAIN_SAAS_MSG: &str = "The default credentials chain is not supported in SaaS.";
 const BLANK: &str = "must not be blank";
+/// The shortest wait between two polls of a job.
+pub const MIN_POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// AWS's limit for an access key id (IAM: 16 to 128 characters).
+pub const MAX_ACCESS_KEY_CHARS: usize = 128;
+/// Secret keys are 40 characters; anything near this is not one.
+pub const MAX_SECRET_KEY_CHARS: usize = 1024;
+/// STS does not fix a session token's size, but real ones are a few KiB, and
+/// the runtime refuses header fields of 128 KiB.
+pub const MAX_SESSION_TOKEN_BYTES: usize = 16 * 1024;
 
 /// Where the document comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -266,6 +275,37 @@ fn check_storage(a: &Advanced, v: &mut Vec<Violation>) -> Storage {
     }
 }
 
+/// The SaaS rule for `configuration.endpoint`: an `https` URL of an AWS service
+/// host of the region's partition, or a target the operator admitted by name.
+/// A tenant cannot point the connector at the metadata service, a private
+/// address or any other host of the runtime's network.
+pub fn check_endpoint_allowed(task: &Task, mode: RuntimeMode, platform: &dyn Platform) -> Result<()> {
+    let Some(endpoint) = &task.endpoint_override else {
+        return Ok(());
+    };
+    if mode == RuntimeMode::SelfManaged {
+        return Ok(());
+    }
+    let host = endpoint.host();
+    let aws = endpoint.scheme == "https" && is_aws_service_host(host, &task.region);
+    if aws || platform.operator_allows(host, endpoint.port()) {
+        return Ok(());
+    }
+    let suffixes = partition_suffixes(&task.region)
+        .iter()
+        .map(|s| format!("*{s}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(Error::InvalidInput {
+        code: "EndpointNotAllowed",
+        message: format!(
+            "The endpoint host '{}' is not allowed: in this runtime configuration.endpoint must be an https URL \
+             of an AWS service host of the region's partition ({suffixes}), unless the operator allows that host",
+            printable(host)
+        ),
+    })
+}
+
 fn check_advanced(a: &Advanced, v: &mut Vec<Violation>) -> (PollSettings, RetryPolicy) {
     let defaults = PollSettings::default();
     let mut duration = |raw: &Option<String>, path: &str, default: Duration| match raw {
@@ -289,6 +329,10 @@ fn check_advanced(a: &Advanced, v: &mut Vec<Violation>) -> (PollSettings, RetryP
         max_interval: duration(&a.max_poll_interval, "advanced.maxPollInterval", defaults.max_interval),
         timeout: duration(&a.poll_timeout, "advanced.pollTimeout", defaults.timeout),
     };
+    // A hostile or careless model must not turn a poll loop into a request flood.
+    if poll.interval < MIN_POLL_INTERVAL && a.poll_interval.is_some() {
+        v.push(Violation::new("advanced.pollInterval", "must be at least PT1S"));
+    }
     if poll.max_interval < poll.interval {
         v.push(Violation::new(
             "advanced.maxPollInterval",
@@ -338,6 +382,34 @@ fn check_auth(parsed: &ConnectorInput, v: &mut Vec<Violation>) -> Option<Credent
                     "must not contain whitespace",
                 ));
             }
+            // Credentials travel in header fields: lengths and characters are checked
+            // here, before the runtime would have to refuse a field.
+            if ak.chars().count() > MAX_ACCESS_KEY_CHARS {
+                v.push(Violation::new(
+                    format!("{}.accessKey", parsed.auth_path),
+                    format!("must be at most {MAX_ACCESS_KEY_CHARS} characters (AWS's limit for an access key id)"),
+                ));
+            }
+            if sk.chars().count() > MAX_SECRET_KEY_CHARS {
+                v.push(Violation::new(
+                    format!("{}.secretKey", parsed.auth_path),
+                    format!("must be at most {MAX_SECRET_KEY_CHARS} characters"),
+                ));
+            }
+            if let Some(token) = session_token.as_deref() {
+                let path = format!("{}.sessionToken", parsed.auth_path);
+                if token.len() > MAX_SESSION_TOKEN_BYTES {
+                    v.push(Violation::new(
+                        path,
+                        format!("must be at most {MAX_SESSION_TOKEN_BYTES} bytes"),
+                    ));
+                } else if token.trim().chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    v.push(Violation::new(
+                        path,
+                        "must not contain whitespace or control characters",
+                    ));
+                }
+            }
             (!ak.is_empty() && !sk.is_empty()).then(|| Credentials::new(ak, sk, session_token.as_deref()))
         }
     }
@@ -346,7 +418,17 @@ fn check_auth(parsed: &ConnectorInput, v: &mut Vec<Violation>) -> Option<Credent
 fn check_source(i: &crate::camunda::input::TaskInput, v: &mut Vec<Violation>) -> Source {
     match i.location_type() {
         LocationType::Uploaded => match &i.document {
-            Some(doc) => Source::Document(doc.clone(), i.bucket.clone().map(|b| b.trim().to_string())),
+            Some(doc) => {
+                let bucket = i.bucket.clone().map(|b| b.trim().to_string());
+                // The staging bucket, when given, must be one S3 can name.
+                if let Some(b) = bucket.as_deref().filter(|b| !b.is_empty() && !is_bucket_name(b)) {
+                    v.push(Violation::new(
+                        "input.documentS3Bucket",
+                        format!("must be an S3 bucket name (got '{}')", printable(b)),
+                    ));
+                }
+                Source::Document(doc.clone(), bucket)
+            }
             None => {
                 v.push(Violation::new("input.document", "must not be null"));
                 Source::Document(Value::Null, None)

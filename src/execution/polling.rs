@@ -44,6 +44,10 @@ pub fn run(ctx: &mut Context<'_>, task: &Task) -> Result<String> {
     result
 }
 
+/// More GetDocumentAnalysis pages than a real job returns: Textract takes
+/// documents of up to 3,000 pages, at most 1,000 blocks come per page.
+pub const MAX_RESULT_PAGES: u32 = 20_000;
+
 fn start_and_wait(
     ctx: &mut Context<'_>,
     task: &Task,
@@ -113,11 +117,33 @@ pub(crate) fn finish(
     }
     let mut merged = Merged::default();
     let mut next = merged.add(response, page);
+    result_store::check_size(ctx, task, merged.bytes)?;
     let mut pages = 1u32;
+    // A hostile or broken service must not keep the loop going: a token seen
+    // before, or more pages than any real job has, ends it.
+    let mut seen = std::collections::HashSet::new();
     while let Some(token) = next {
+        if !seen.insert(token.clone()) {
+            return Err(Error::Protocol {
+                code: "PaginationLoop",
+                message: format!(
+                    "GetDocumentAnalysis for job {job_id} returned a NextToken it had returned before (page {pages}); \
+                     the results cannot be read to the end"
+                ),
+            });
+        }
+        if pages >= MAX_RESULT_PAGES {
+            return Err(Error::Protocol {
+                code: "TooManyPages",
+                message: format!(
+                    "Job {job_id} has more than {MAX_RESULT_PAGES} result pages, more than any real job; stopped"
+                ),
+            });
+        }
         let response = super::job::get_page(ctx, task, job_id, Some(&token))?;
         pages += 1;
         next = merged.add(&response, super::job::parse_page(&response)?);
+        result_store::check_size(ctx, task, merged.bytes)?;
         if pages.is_multiple_of(10) {
             ctx.platform.progress(&format!(
                 "textract: job {job_id} results: page {pages}, {} blocks so far",
@@ -152,6 +178,8 @@ struct Merged {
     /// Rendered blocks of each page, without brackets.
     fragments: Vec<String>,
     blocks: usize,
+    /// The rendered blocks' bytes so far.
+    bytes: usize,
     /// None until some page carries the field.
     warnings: Option<Vec<Warning>>,
 }
@@ -164,6 +192,7 @@ impl Merged {
             output::write_blocks(&mut out, blocks, true);
             out.buf.shrink_to_fit();
             self.blocks += blocks.len();
+            self.bytes += out.buf.len();
             self.fragments.push(out.buf);
         }
         if let Some(warnings) = page.warnings {

@@ -45,6 +45,7 @@ pub fn run(ctx: &mut Context<'_>, task: &Task) -> Result<String> {
     let parsed: AnalyzeDocumentResponse = textract::parse_body(OPERATION, &response.body)?;
 
     let full = render(&response, &parsed, None);
+    result_store::check_size(ctx, task, full.len())?;
     let name = response
         .header("x-amzn-requestid")
         .map(str::to_string)

@@ -6,8 +6,43 @@
 use crate::camunda::document::sha256_hex;
 use crate::camunda::output::JsonOut;
 use crate::camunda::validation::Task;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::platform::Context;
+
+/// The share of the execution's memory a result may take while it is built:
+/// the response, its parsed blocks and the growing output share the rest.
+const MEMORY_SHARE: u64 = 4;
+/// The budget when the runtime does not say (native runs and tests).
+const DEFAULT_BUDGET: usize = 256 * 1024 * 1024;
+
+/// The most bytes a result may grow to in this execution.
+pub fn budget(ctx: &Context<'_>) -> usize {
+    match ctx.platform.memory_limit() {
+        Some(limit) => usize::try_from(limit / MEMORY_SHARE).unwrap_or(usize::MAX),
+        None => DEFAULT_BUDGET,
+    }
+}
+
+/// Fails with a plain error once a result being built passes [`budget`],
+/// before the execution's memory runs out.
+pub fn check_size(ctx: &Context<'_>, task: &Task, bytes: usize) -> Result<()> {
+    let limit = budget(ctx);
+    if bytes <= limit {
+        return Ok(());
+    }
+    let advice = if task.storage.result_bucket.is_some() {
+        "too large to build even for advanced.resultS3Bucket; analyse fewer pages per task, or ask the operator \
+         for a larger memory limit"
+    } else {
+        "set advanced.resultS3Bucket to store large results in S3, or analyse fewer pages per task"
+    };
+    Err(Error::InvalidInput {
+        code: "ResultTooLarge",
+        message: format!(
+            "The result grew past {limit} bytes, the most this runtime builds for one execution: {advice}"
+        ),
+    })
+}
 
 /// Where a full result was stored.
 #[derive(Debug, Clone, PartialEq, Eq)]

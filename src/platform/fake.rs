@@ -55,6 +55,9 @@ pub struct FakePlatform {
     pub lines: Vec<String>,
     pub env: BTreeMap<String, String>,
     pub files: BTreeMap<String, Vec<u8>>,
+    /// `host:port` entries the operator allowed.
+    pub operator_allowed: Vec<String>,
+    pub memory_limit: Option<u64>,
 }
 
 impl Default for FakePlatform {
@@ -67,6 +70,8 @@ impl Default for FakePlatform {
             lines: Vec::new(),
             env: BTreeMap::new(),
             files: BTreeMap::new(),
+            operator_allowed: Vec::new(),
+            memory_limit: None,
         }
     }
 }
@@ -94,5 +99,11 @@ impl Platform for FakePlatform {
     }
     fn read_file(&self, path: &str) -> std::result::Result<Vec<u8>, String> {
         self.files.get(path).cloned().ok_or_else(|| "not found".to_string())
+    }
+    fn operator_allows(&self, host: &str, port: u16) -> bool {
+        self.operator_allowed.contains(&format!("{host}:{port}"))
+    }
+    fn memory_limit(&self) -> Option<u64> {
+        self.memory_limit
     }
 }

@@ -39,6 +39,28 @@ pub trait Platform {
     fn env(&self, name: &str) -> Option<String>;
     /// A file the runtime granted (none in SaaS mode); the error says why not.
     fn read_file(&self, path: &str) -> std::result::Result<Vec<u8>, String>;
+    /// Whether the operator admitted `host:port` explicitly (`--allow-host`).
+    fn operator_allows(&self, host: &str, port: u16) -> bool;
+    /// The execution's memory limit in bytes, when the runtime says.
+    fn memory_limit(&self) -> Option<u64>;
+}
+
+/// A value from the input or the network, made safe for one line of the
+/// operator's log: control characters (a forged newline, an ANSI escape) are
+/// written as `\u{..}` escapes.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// The host services of one execution.
@@ -47,4 +69,15 @@ pub struct Context<'a> {
     pub platform: &'a mut dyn Platform,
     pub documents: &'a mut dyn DocumentStore,
     pub mode: RuntimeMode,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn log_values_cannot_forge_lines() {
+        assert_eq!(printable("job-1"), "job-1");
+        assert_eq!(printable("a\nINFO forged\u{1b}[31m"), "a\\u{a}INFO forged\\u{1b}[31m");
+    }
 }

@@ -36,8 +36,9 @@ impl Platform for WasiPlatform {
     }
 
     fn progress(&mut self, line: &str) {
-        // Progress is best effort: a closed stderr must not fail the task.
-        let _ = writeln!(std::io::stderr(), "{line}");
+        // Progress is best effort: a closed stderr must not fail the task. Values
+        // in the line (job ids, status messages) come from the network: escaped.
+        let _ = writeln!(std::io::stderr(), "{}", super::printable(line));
     }
 
     fn env(&self, name: &str) -> Option<String> {
@@ -46,6 +47,14 @@ impl Platform for WasiPlatform {
 
     fn read_file(&self, path: &str) -> std::result::Result<Vec<u8>, String> {
         std::fs::read(path).map_err(|e| e.kind().to_string())
+    }
+
+    fn operator_allows(&self, host: &str, port: u16) -> bool {
+        crate::bindings::textract::connector::runtime::operator_allows(host, port)
+    }
+
+    fn memory_limit(&self) -> Option<u64> {
+        Some(crate::bindings::textract::connector::runtime::memory_limit())
     }
 }
 
@@ -57,7 +66,7 @@ impl HttpClient for WasiHttp {
         let (scheme, rest) = req
             .url
             .split_once("://")
-            .ok_or_else(|| Error::Internal(format!("not an absolute URL: {}", req.url)))?;
+            .ok_or_else(|| rejected(&req.url, "not an absolute URL"))?;
         let (authority, path) = match rest.find('/') {
             Some(i) => rest.split_at(i),
             None => (rest, "/"),
@@ -69,8 +78,8 @@ impl HttpClient for WasiHttp {
             .iter()
             .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
             .collect();
-        let fields = Fields::from_list(&entries)
-            .map_err(|e| Error::Internal(format!("header rejected by the runtime: {e:?}")))?;
+        let fields =
+            Fields::from_list(&entries).map_err(|e| rejected(authority, &format!("a header was refused ({e:?})")))?;
         let request = OutgoingRequest::new(fields);
         let method = match req.method {
             "GET" => Method::Get,
@@ -85,7 +94,7 @@ impl HttpClient for WasiHttp {
         } else {
             Scheme::Https
         };
-        let setup_failed = |what: &str| Error::Internal(format!("the runtime rejected the request {what}"));
+        let setup_failed = |what: &str| rejected(authority, &format!("the request's {what} was refused"));
         request.set_method(&method).map_err(|_| setup_failed("method"))?;
         request.set_scheme(Some(&scheme)).map_err(|_| setup_failed("scheme"))?;
         request
@@ -179,6 +188,19 @@ fn write_body(body: &OutgoingBody, mut data: &[u8]) -> std::result::Result<(), S
     }
     stream.blocking_flush().map_err(|e| format!("{e:?}"))?;
     Ok(())
+}
+
+/// A request the runtime will not take (a header, authority or path with
+/// characters HTTP cannot carry): built from the task's values or a service's
+/// answer, so the input's to fix, and never the connector's defect.
+fn rejected(target: &str, why: &str) -> Error {
+    Error::InvalidInput {
+        code: "RequestRejected",
+        message: format!(
+            "The call to {} could not be made: {why}",
+            super::printable(&target.chars().take(200).collect::<String>())
+        ),
+    }
 }
 
 /// A wasi-http error as a connector error: a denied host is a policy refusal,

@@ -111,12 +111,12 @@ def scenario(name, description, inp, *, interactions=(), expected=None, error=No
                            expected=expected, error=error, options=options, files=files)
 
 
-def sync_ok(name, description, inp, request, fixture_name, request_id):
+def sync_ok(name, description, inp, request, fixture_name, request_id, options=None):
     body = fixture(fixture_name)
     recorded, headers = response(200, None, request_id, body_ref="../fixtures/textract/" + fixture_name)
     scenario(name, description, inp,
              interactions=[{"request": request, "response": recorded}],
-             expected=camunda_shape.sync_result(200, headers, body))
+             expected=camunda_shape.sync_result(200, headers, body), options=options)
 
 
 def aws_error(name, description, status, code, message, request_id, *, kind, retryable, expect_message,
@@ -169,11 +169,13 @@ sync_ok("sync-s3-session-token", "SYNC with temporary credentials: X-Amz-Securit
 
 override_input = base_input(analyzeLayout=True, analyzeSignatures=True)
 override_input["configuration"]["endpoint"] = "http://127.0.0.1:4566"
-sync_ok("sync-endpoint-override", "SYNC through configuration.endpoint (a local AWS peer over plain HTTP)",
+sync_ok("sync-endpoint-override",
+        "SYNC through configuration.endpoint: a local AWS peer over plain HTTP, which the operator allows by name",
         override_input,
         textract_call("AnalyzeDocument", analyze_body(s3_doc(), ["SIGNATURES", "LAYOUT"]), "us-east-1",
                       endpoint="http://127.0.0.1:4566"),
-        "request_for_verification_of_employment.json", "req-sync-endpoint-0001")
+        "request_for_verification_of_employment.json", "req-sync-endpoint-0001",
+        options={"allowHosts": ["127.0.0.1:4566"]})
 
 cred_input = base_input(region="us-east-1", analyzeForms=True)
 cred_input["authentication"] = {"type": "credentials", "accessKey": "AKIDIGNORED", "secretKey": "ignored"}

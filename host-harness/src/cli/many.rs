@@ -6,6 +6,7 @@
 use crate::engine::sandbox::{Grants, RuntimeMode};
 use crate::engine::{ExecOptions, ExecutionClock, Harness};
 use crate::limits::Limits;
+use crate::outcome::{input_text, GuestError};
 use crate::transport::cassette::Cassette;
 use crate::transport::egress::EgressPolicy;
 use crate::transport::{Mode, Replayer};
@@ -146,9 +147,22 @@ async fn one(harness: &Harness, plan: &Plan, path: &Path) -> Row {
         requests: 0,
         peak_memory_bytes: 0,
     };
-    let input = match std::fs::read_to_string(path) {
-        Ok(text) => text,
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
         Err(e) => return failed(format!("cannot read the input ({e})")),
+    };
+    let input = match input_text(bytes) {
+        Ok(text) => text,
+        // The tenant's error, written like the guest's own; the batch goes on.
+        Err(e) => {
+            return Row {
+                outcome: write_outcome(&plan.output, &name, &Err(e)),
+                name,
+                elapsed: started.elapsed(),
+                requests: 0,
+                peak_memory_bytes: 0,
+            }
+        }
     };
     let (mode, clock, replayer) = match &plan.replay_dir {
         Some(dir) => {
@@ -189,19 +203,10 @@ async fn one(harness: &Harness, plan: &Plan, path: &Path) -> Row {
     if let Some(r) = &replayer {
         problems.extend(r.lock().map(|r| r.unused()).unwrap_or_default());
     }
-    let (file, text, outcome) = match &execution.outcome {
-        Ok(json) => (format!("{name}.json"), json.clone(), "ok".to_string()),
-        Err(e) => (
-            format!("{name}.error.json"),
-            serde_json::json!({ "error": e }).to_string(),
-            format!("{}/{}", e.kind, e.code),
-        ),
-    };
-    let written = std::fs::write(plan.output.join(&file), format!("{text}\n"));
-    let outcome = match (problems.first(), written) {
-        (Some(problem), _) => format!("failed: {}", problem.lines().next().unwrap_or("")),
-        (None, Err(e)) => format!("failed: cannot write {file} ({e})"),
-        (None, Ok(())) => outcome,
+    let written = write_outcome(&plan.output, &name, &execution.outcome);
+    let outcome = match problems.first() {
+        Some(problem) => format!("failed: {}", problem.lines().next().unwrap_or("")),
+        None => written,
     };
     Row {
         name,
@@ -209,5 +214,22 @@ async fn one(harness: &Harness, plan: &Plan, path: &Path) -> Row {
         elapsed: started.elapsed(),
         requests: execution.journal.sent.len(),
         peak_memory_bytes: execution.peak_memory_bytes,
+    }
+}
+
+/// Writes `NAME.json` or `NAME.error.json` into `dir`. Returns the row's
+/// outcome: `ok`, `kind/code`, or `failed: ...` when the file could not be written.
+fn write_outcome(dir: &Path, name: &str, outcome: &std::result::Result<String, GuestError>) -> String {
+    let (file, text, label) = match outcome {
+        Ok(json) => (format!("{name}.json"), json.clone(), "ok".to_string()),
+        Err(e) => (
+            format!("{name}.error.json"),
+            serde_json::json!({ "error": e }).to_string(),
+            format!("{}/{}", e.kind, e.code),
+        ),
+    };
+    match std::fs::write(dir.join(&file), format!("{text}\n")) {
+        Ok(()) => label,
+        Err(e) => format!("failed: cannot write {file} ({e})"),
     }
 }

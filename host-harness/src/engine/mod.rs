@@ -6,6 +6,7 @@
 pub use clock::ExecutionClock;
 
 pub mod clock;
+pub mod runtime_log;
 pub mod sandbox;
 use crate::limits::Limits;
 pub use crate::outcome::GuestError;
@@ -63,6 +64,14 @@ impl bindings::textract::connector::runtime::Host for HostState {
             RuntimeMode::Saas => WitMode::Saas,
             RuntimeMode::SelfManaged => WitMode::SelfManaged,
         }
+    }
+
+    fn operator_allows(&mut self, host: String, port: u16) -> bool {
+        self.transport.policy.operator_allows(&host, port)
+    }
+
+    fn memory_limit(&mut self) -> u64 {
+        self.memory.max_bytes as u64
     }
 }
 
@@ -179,7 +188,8 @@ pub struct ExecOptions {
     pub mode: Mode,
     pub policy: EgressPolicy,
     pub clock: ExecutionClock,
-    /// Pass the guest's stderr to ours as it is written (the CLI), or keep it (tests).
+    /// Pass the guest's stderr to ours as it is written, whole lines with control
+    /// characters escaped (the CLI), or keep it as it is (tests).
     pub inherit_stderr: bool,
     /// Replay: the guest's `wasi:random` yields a fixed sequence (bytes 0, 1, 2, ...),
     /// so generated tokens are the same on every run and a cassette can hold them.
@@ -409,7 +419,7 @@ impl Harness {
     /// per-execution start-up cost, for benchmarks).
     pub async fn instantiate_only(&self) -> Result<()> {
         let options = ExecOptions::replay(Mode::Live, EgressPolicy::deny_all(), ExecutionClock::pinned(0));
-        let (mut store, _, _) = self.store(options)?;
+        let (mut store, _, _) = self.store("", options)?;
         self.pre
             .instantiate_async(&mut store)
             .await
@@ -417,13 +427,17 @@ impl Harness {
         Ok(())
     }
 
-    fn store(&self, options: ExecOptions) -> Result<(Store<HostState>, MemoryOutputPipe, Arc<Mutex<Journal>>)> {
+    fn store(
+        &self,
+        input: &str,
+        options: ExecOptions,
+    ) -> Result<(Store<HostState>, MemoryOutputPipe, Arc<Mutex<Journal>>)> {
         let stderr = MemoryOutputPipe::new(64 * 1024);
         let mut wasi = WasiCtxBuilder::new();
         wasi.wall_clock(options.clock.clone())
             .monotonic_clock(options.clock.clone());
         if options.inherit_stderr {
-            wasi.inherit_stderr();
+            wasi.stderr(runtime_log::GuestStderr);
         } else {
             wasi.stderr(stderr.clone());
         }
@@ -435,6 +449,7 @@ impl Harness {
         let mut policy = options.policy;
         if options.runtime == RuntimeMode::SelfManaged {
             sandbox::grant_self_managed(&mut wasi, &options.grants, &mut policy)?;
+            policy.grant_endpoint_of(input);
         }
         let journal = Arc::new(Mutex::new(Journal::default()));
         let transport = Transport {
@@ -469,7 +484,7 @@ impl Harness {
     pub async fn execute(&self, input: &str, options: ExecOptions) -> Result<Execution> {
         let limits = options.limits;
         let clock = options.clock.clone();
-        let (mut store, stderr, journal) = self.store(options)?;
+        let (mut store, stderr, journal) = self.store(input, options)?;
 
         let run = async {
             let instance = self.pre.instantiate_async(&mut store).await?;
@@ -483,15 +498,20 @@ impl Harness {
             Ok(Err(trap)) if state.memory.refused => Err(GuestError::limit(
                 "MemoryLimitExceeded",
                 format!(
-                    "The execution needed more than its memory limit of {} bytes and was stopped ({trap})",
-                    state.memory.max_bytes
+                    "The execution needed more than its memory limit of {} bytes and was stopped ({})",
+                    state.memory.max_bytes,
+                    runtime_log::trap_reason(&trap)
                 ),
             )),
             Ok(Err(trap)) if trap.downcast_ref::<Trap>() == Some(&Trap::Interrupt) => Err(time_limit(limits.timeout)),
             Ok(Err(trap)) => Err(GuestError {
                 kind: "internal".into(),
                 code: "GuestTrap".into(),
-                message: format!("The connector stopped unexpectedly: {trap}"),
+                // The tenant gets one plain line; the backtrace goes to the operator's log.
+                message: format!(
+                    "The connector stopped unexpectedly ({}); the runtime's log has the details",
+                    runtime_log::log_trap(&trap)
+                ),
                 retryable: false,
             }),
         };

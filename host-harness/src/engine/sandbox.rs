@@ -84,16 +84,16 @@ pub fn grant_self_managed(wasi: &mut WasiCtxBuilder, grants: &Grants, policy: &m
         }
         if name == "AWS_CONTAINER_CREDENTIALS_FULL_URI" {
             if let Some(authority) = value.split_once("://").map(|(_, r)| r.split('/').next().unwrap_or("")) {
-                policy.allow(authority);
+                policy.grant(authority);
             }
         }
         wasi.env(name, &value);
     }
     // Container credentials (ECS, EKS Pod Identity) and EC2 instance metadata.
     for host in ["169.254.170.2:80", "169.254.170.23:80", "169.254.169.254:80"] {
-        policy.allow(host);
+        policy.grant(host);
     }
-    policy.allow("sts.amazonaws.com");
+    policy.grant("sts.amazonaws.com");
     // The region the grants name (environment, else the profile) is implied as
     // much as the input's: the guest resolves it from the same grants.
     let region = region.or_else(|| profile_region(grants));

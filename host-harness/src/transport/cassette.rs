@@ -5,6 +5,10 @@
 //! both sides are JSON). Signatures, dates, tokens and user agents never take
 //! part in matching; an interaction may still *assert* them under
 //! `expectSigned`, which is how scenarios check the exact signature that went out.
+//!
+//! Recording redacts every credential, in headers, presigned URLs and bodies of
+//! every format (JSON, XML, form-encoded, the bare IMDS token), as `REDACTED`;
+//! replay accepts any sent value where a recording holds `REDACTED` for one.
 
 use anyhow::{bail, Context as _, Result};
 use base64::Engine as _;
@@ -12,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::path::Path;
 
-/// Headers that vary per run or carry secrets: never matched, redacted when recorded.
+/// Headers that vary per run or carry secrets: never matched, dropped when recorded.
 pub const VOLATILE_HEADERS: &[&str] = &[
     "authorization",
     "x-amz-date",
@@ -190,7 +194,8 @@ pub fn differences(recorded: &RecordedRequest, seen: &SeenRequest, base: &Path) 
     if !recorded.method.eq_ignore_ascii_case(&seen.method) {
         diffs.push(format!("method: recorded {}, sent {}", recorded.method, seen.method));
     }
-    if recorded.url != seen.url {
+    // A recording's presigned query holds REDACTED where the credentials were.
+    if recorded.url != seen.url && recorded.url != redact_url(&seen.url) {
         diffs.push(format!("url: recorded {}, sent {}", recorded.url, seen.url));
     }
     for (name, value) in &recorded.headers {
@@ -200,6 +205,8 @@ pub fn differences(recorded: &RecordedRequest, seen: &SeenRequest, base: &Path) 
         let want = value.as_str().unwrap_or_default();
         match seen.header(name) {
             Some(got) if got == want => {}
+            // A recorded credential matches whatever the guest sends in its place.
+            Some(_) if want == REDACTED && is_secret_header(name) => {}
             Some(got) => diffs.push(format!("header {name}: recorded {want:?}, sent {got:?}")),
             None => diffs.push(format!("header {name}: recorded {want:?}, not sent")),
         }
@@ -211,7 +218,22 @@ pub fn differences(recorded: &RecordedRequest, seen: &SeenRequest, base: &Path) 
     diffs
 }
 
+/// Bodies match as they are, or, for a recording whose credentials were
+/// redacted, once the sent body's credentials are redacted the same way.
 fn diff_bodies(want: &[u8], got: &[u8], diffs: &mut Vec<String>) {
+    let mut found = Vec::new();
+    compare_bodies(want, got, &mut found);
+    if found.is_empty() {
+        return;
+    }
+    let mut after_redaction = Vec::new();
+    compare_bodies(want, &redact_bytes(got), &mut after_redaction);
+    if !after_redaction.is_empty() {
+        diffs.extend(found);
+    }
+}
+
+fn compare_bodies(want: &[u8], got: &[u8], diffs: &mut Vec<String>) {
     if want == got {
         return;
     }
@@ -287,31 +309,80 @@ pub fn signed_differences(recorded: &RecordedRequest, seen: &SeenRequest) -> Vec
         .collect()
 }
 
-/// Builds a cassette entry from a live exchange, with every credential redacted.
+/// What a recorded credential is replaced with.
+pub const REDACTED: &str = "REDACTED";
+
+/// Names whose values are credentials, in every format a recording holds: JSON
+/// keys, XML elements, form fields and URL query parameters (compared
+/// case-insensitively). STS answers in XML, the container and IMDS endpoints in
+/// JSON; web identity sends its token as a form field; presigned URLs carry
+/// their credential and signature in the query.
+const SECRET_NAMES: &[&str] = &[
+    "AccessKeyId",
+    "SecretAccessKey",
+    "SessionToken",
+    "Token",
+    "WebIdentityToken",
+    "X-Amz-Credential",
+    "X-Amz-Security-Token",
+    "X-Amz-Signature",
+];
+
+/// Headers whose values are credentials. Request headers among
+/// [`VOLATILE_HEADERS`] are dropped; the others are recorded as [`REDACTED`].
+const SECRET_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "x-amz-security-token",
+    "x-aws-ec2-metadata-token",
+    "cookie",
+    "set-cookie",
+];
+
+/// The IMDSv2 session-token call: its answer is the bare token.
+const IMDS_TOKEN_PATH: &str = "/latest/api/token";
+
+fn is_secret_name(name: &str) -> bool {
+    SECRET_NAMES.iter().any(|s| s.eq_ignore_ascii_case(name))
+}
+
+fn is_secret_header(name: &str) -> bool {
+    SECRET_HEADERS.iter().any(|s| s.eq_ignore_ascii_case(name))
+}
+
+/// Builds a cassette entry from a live exchange, with every credential redacted:
+/// in the URL's query, the headers and the bodies, whatever their format.
 pub fn record(seen: &SeenRequest, status: u16, headers: &[(String, String)], body: &[u8]) -> Interaction {
     let mut request_headers = Map::new();
     for (k, v) in &seen.headers {
         if !VOLATILE_HEADERS.contains(&k.as_str()) {
-            request_headers.insert(k.clone(), Value::String(v.clone()));
+            request_headers.insert(k.clone(), Value::String(redact_header(k, v)));
         }
     }
     let mut response_headers = Map::new();
     for (k, v) in headers {
+        let v = redact_header(k, v);
         match response_headers.get_mut(k) {
-            Some(Value::Array(values)) => values.push(Value::String(v.clone())),
+            Some(Value::Array(values)) => values.push(Value::String(v)),
             Some(existing) => {
                 let first = existing.take();
-                *existing = Value::Array(vec![first, Value::String(v.clone())]);
+                *existing = Value::Array(vec![first, Value::String(v)]);
             }
             None => {
-                response_headers.insert(k.clone(), Value::String(v.clone()));
+                response_headers.insert(k.clone(), Value::String(v));
             }
         }
     }
+    let is_imds_token = seen.method.eq_ignore_ascii_case("PUT") && url_path(&seen.url).ends_with(IMDS_TOKEN_PATH);
+    let response_body = if is_imds_token && (200..300).contains(&status) && !body.is_empty() {
+        Body::Text(REDACTED.into())
+    } else {
+        redact_body(Body::from_bytes(body))
+    };
     Interaction {
         request: RecordedRequest {
             method: seen.method.clone(),
-            url: seen.url.clone(),
+            url: redact_url(&seen.url),
             headers: request_headers,
             body: redact_body(Body::from_bytes(&seen.body)),
             expect_signed: Map::new(),
@@ -319,44 +390,129 @@ pub fn record(seen: &SeenRequest, status: u16, headers: &[(String, String)], bod
         response: RecordedResponse {
             status,
             headers: response_headers,
-            body: redact_body(Body::from_bytes(body)),
+            body: response_body,
         },
     }
 }
 
-/// STS and credential endpoints answer with secrets in their bodies: mask them.
-fn redact_body(body: Body) -> Body {
-    const SECRET_KEYS: &[&str] = &[
-        "SecretAccessKey",
-        "SessionToken",
-        "Token",
-        "secretAccessKey",
-        "sessionToken",
-        "AccessKeyId",
-        "accessKeyId",
-    ];
-    fn walk(v: &mut Value) {
-        match v {
-            Value::Object(map) => {
-                for (k, val) in map.iter_mut() {
-                    if SECRET_KEYS.contains(&k.as_str()) && val.is_string() {
-                        *val = Value::String("REDACTED".into());
-                    } else {
-                        walk(val);
-                    }
-                }
-            }
-            Value::Array(items) => items.iter_mut().for_each(walk),
-            _ => {}
-        }
+fn redact_header(name: &str, value: &str) -> String {
+    if is_secret_header(name) {
+        REDACTED.into()
+    } else {
+        value.into()
     }
+}
+
+/// The path of a URL, without scheme, authority or query.
+fn url_path(url: &str) -> &str {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path_on = after_scheme.find('/').map_or("", |i| &after_scheme[i..]);
+    path_on.split(['?', '#']).next().unwrap_or("")
+}
+
+/// A URL with the values of its secret query parameters redacted.
+fn redact_url(url: &str) -> String {
+    match url.split_once('?') {
+        Some((base, query)) => format!("{base}?{}", redact_form(query)),
+        None => url.to_string(),
+    }
+}
+
+/// Credentials in bodies: JSON (container and IMDS answers), XML (STS answers)
+/// and form-encoded text (STS requests).
+fn redact_body(body: Body) -> Body {
     match body {
         Body::Json(mut v) => {
-            walk(&mut v);
+            redact_json(&mut v);
             Body::Json(v)
         }
+        Body::Text(text) if text.trim_start().starts_with('<') => Body::Text(redact_xml(&text)),
+        Body::Text(text) if looks_like_form(&text) => Body::Text(redact_form(&text)),
         other => other,
     }
+}
+
+fn redact_json(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            for (k, val) in map.iter_mut() {
+                if is_secret_name(k) && val.is_string() {
+                    *val = Value::String(REDACTED.into());
+                } else {
+                    redact_json(val);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_json),
+        _ => {}
+    }
+}
+
+/// `name=value&...` with no whitespace: a form body or a query string.
+fn looks_like_form(text: &str) -> bool {
+    text.contains('=') && !text.contains(char::is_whitespace)
+}
+
+/// Redacts the values of secret fields in `name=value&name=value`.
+fn redact_form(text: &str) -> String {
+    text.split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, value)) if !value.is_empty() && is_secret_name(name) => format!("{name}={REDACTED}"),
+            _ => pair.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Redacts the text of secret elements (`<SecretAccessKey>...</SecretAccessKey>`,
+/// with or without a namespace prefix, CDATA included). Secret elements are
+/// leaves; an element with children keeps them.
+fn redact_xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        let Some(close) = rest[open..].find('>').map(|i| open + i) else {
+            break;
+        };
+        let tag = &rest[open..=close];
+        out.push_str(tag);
+        rest = &rest[close + 1..];
+        if is_secret_start_tag(tag) {
+            let end = if rest.starts_with("<![CDATA[") {
+                rest.find("]]>").map_or(rest.len(), |i| i + 3)
+            } else {
+                rest.find('<').unwrap_or(rest.len())
+            };
+            if !rest[..end].trim().is_empty() {
+                out.push_str(REDACTED);
+            } else {
+                out.push_str(&rest[..end]);
+            }
+            rest = &rest[end..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether `<...>` opens an element with a secret name (not a closing, empty,
+/// declaration or comment tag).
+fn is_secret_start_tag(tag: &str) -> bool {
+    let inner = &tag[1..tag.len() - 1];
+    if inner.starts_with(['/', '?', '!']) || inner.ends_with('/') {
+        return false;
+    }
+    let name = inner.split(|c: char| c.is_whitespace()).next().unwrap_or("");
+    let local = name.rsplit(':').next().unwrap_or(name);
+    is_secret_name(local)
+}
+
+/// A sent body with the same redaction a recording gets.
+fn redact_bytes(bytes: &[u8]) -> Vec<u8> {
+    redact_body(Body::from_bytes(bytes))
+        .bytes(Path::new(""))
+        .unwrap_or_else(|_| bytes.to_vec())
 }
 
 /// Parses `YYYY-MM-DDTHH:MM:SS[.fff]Z` into seconds since the Unix epoch.
@@ -457,6 +613,283 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("\"Expiration\":\"e\""));
+    }
+
+    fn sent(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> SeenRequest {
+        SeenRequest {
+            method: method.into(),
+            url: url.into(),
+            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    fn answer(headers: &[(&str, &str)]) -> Vec<(String, String)> {
+        headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    const FORM: &str = "application/x-www-form-urlencoded; charset=utf-8";
+    const WEB_IDENTITY_FORM: &str = "Action=AssumeRoleWithWebIdentity&Version=2011-06-15\
+        &RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fweb&RoleSessionName=textract-connector\
+        &WebIdentityToken=SECRET-WEB-IDENTITY-JWT";
+
+    fn sts_xml(action: &str) -> String {
+        format!(
+            "<{action}Response xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><{action}Result><Credentials>\
+             <AccessKeyId>SECRET-XML-KEY-ID</AccessKeyId><SecretAccessKey>SECRET-XML-SECRET</SecretAccessKey>\
+             <SessionToken>SECRET-XML-SESSION</SessionToken><Expiration>2026-01-15T10:30:00Z</Expiration>\
+             </Credentials></{action}Result><ResponseMetadata><RequestId>sts-1</RequestId></ResponseMetadata>\
+             </{action}Response>"
+        )
+    }
+
+    /// Every credential source of the default chain, request and answer, as `record` sees them.
+    fn credential_exchanges() -> Vec<Interaction> {
+        let web_identity = record(
+            &sent(
+                "POST",
+                "https://sts.us-east-1.amazonaws.com/",
+                &[("content-type", FORM)],
+                WEB_IDENTITY_FORM,
+            ),
+            200,
+            &answer(&[("content-type", "text/xml")]),
+            sts_xml("AssumeRoleWithWebIdentity").as_bytes(),
+        );
+        let assume_role = record(
+            &sent(
+                "POST",
+                "https://sts.us-east-1.amazonaws.com/",
+                &[
+                    ("content-type", FORM),
+                    ("x-amz-date", "20260115T093000Z"),
+                    ("x-amz-security-token", "SECRET-SOURCE-SESSION"),
+                    (
+                        "authorization",
+                        "AWS4-HMAC-SHA256 Credential=SECRET-SOURCE-KEY-ID/20260115/us-east-1/sts/aws4_request",
+                    ),
+                ],
+                "Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fops\
+                 &RoleSessionName=textract-connector",
+            ),
+            200,
+            &answer(&[("content-type", "text/xml")]),
+            sts_xml("AssumeRole").as_bytes(),
+        );
+        let container = record(
+            &sent(
+                "GET",
+                "http://169.254.170.2/v2/credentials/task-1",
+                &[("authorization", "SECRET-CONTAINER-AUTH")],
+                "",
+            ),
+            200,
+            &answer(&[("content-type", "application/json")]),
+            br#"{"AccessKeyId":"SECRET-JSON-KEY-ID","SecretAccessKey":"SECRET-JSON-SECRET","Token":"SECRET-JSON-TOKEN","Expiration":"2026-01-15T10:30:00Z"}"#,
+        );
+        let imds_token = record(
+            &sent(
+                "PUT",
+                "http://169.254.169.254/latest/api/token",
+                &[("x-aws-ec2-metadata-token-ttl-seconds", "21600")],
+                "",
+            ),
+            200,
+            &answer(&[("x-aws-ec2-metadata-token-ttl-seconds", "21600")]),
+            b"SECRET-IMDS-SESSION==",
+        );
+        let imds_role = record(
+            &sent(
+                "GET",
+                "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+                &[("x-aws-ec2-metadata-token", "SECRET-IMDS-SESSION==")],
+                "",
+            ),
+            200,
+            &[],
+            b"instance-role",
+        );
+        let imds_credentials = record(
+            &sent(
+                "GET",
+                "http://169.254.169.254/latest/meta-data/iam/security-credentials/instance-role",
+                &[("x-aws-ec2-metadata-token", "SECRET-IMDS-SESSION==")],
+                "",
+            ),
+            200,
+            &[],
+            br#"{"Code":"Success","AccessKeyId":"SECRET-IMDS-KEY-ID","SecretAccessKey":"SECRET-IMDS-SECRET","Token":"SECRET-IMDS-TOKEN","Expiration":"2026-01-15T10:30:00Z"}"#,
+        );
+        let cookies_and_presigned = record(
+            &sent(
+                "GET",
+                "https://docs.example.com/a.pdf?X-Amz-Algorithm=AWS4-HMAC-SHA256\
+                 &X-Amz-Credential=SECRET-PRESIGNED-KEY-ID%2F20260115%2Fus-east-1%2Fs3%2Faws4_request\
+                 &X-Amz-Security-Token=SECRET-PRESIGNED-SESSION&X-Amz-Signature=SECRET-PRESIGNED-SIGNATURE\
+                 &X-Amz-Expires=300",
+                &[("cookie", "session=SECRET-COOKIE")],
+                "",
+            ),
+            200,
+            &answer(&[
+                ("set-cookie", "a=SECRET-SET-COOKIE-1; HttpOnly"),
+                ("set-cookie", "b=SECRET-SET-COOKIE-2"),
+                ("content-type", "application/pdf"),
+            ]),
+            b"%PDF-1.7",
+        );
+        vec![
+            web_identity,
+            assume_role,
+            container,
+            imds_token,
+            imds_role,
+            imds_credentials,
+            cookies_and_presigned,
+        ]
+    }
+
+    #[test]
+    fn recording_leaves_no_credential_of_any_source_in_the_cassette() {
+        let cassette = Cassette {
+            recorded_at: None,
+            interactions: credential_exchanges(),
+        };
+        let text = serde_json::to_string_pretty(&cassette).unwrap();
+        assert!(!text.contains("SECRET"), "{text}");
+        // What is not a credential stays, so the recording still replays and reads.
+        for kept in [
+            "RoleSessionName=textract-connector",
+            "<Expiration>2026-01-15T10:30:00Z</Expiration>",
+            "<RequestId>sts-1</RequestId>",
+            "\"Expiration\": \"2026-01-15T10:30:00Z\"",
+            "\"x-aws-ec2-metadata-token-ttl-seconds\": \"21600\"",
+            "instance-role",
+            "X-Amz-Expires=300",
+        ] {
+            assert!(text.contains(kept), "{kept} is gone: {text}");
+        }
+    }
+
+    #[test]
+    fn each_body_format_is_redacted_exactly() {
+        let [web, role, container, imds_token, imds_role, imds_credentials, other] =
+            <[Interaction; 7]>::try_from(credential_exchanges()).unwrap();
+        assert_eq!(
+            web.request.body,
+            Body::Text(WEB_IDENTITY_FORM.replace("SECRET-WEB-IDENTITY-JWT", "REDACTED"))
+        );
+        let xml = |action| {
+            sts_xml(action)
+                .replace("SECRET-XML-KEY-ID", "REDACTED")
+                .replace("SECRET-XML-SECRET", "REDACTED")
+                .replace("SECRET-XML-SESSION", "REDACTED")
+        };
+        assert_eq!(web.response.body, Body::Text(xml("AssumeRoleWithWebIdentity")));
+        assert_eq!(role.response.body, Body::Text(xml("AssumeRole")));
+        // Signed requests lose their signature and token headers altogether.
+        assert_eq!(Value::Object(role.request.headers), json!({"content-type": FORM}));
+        assert_eq!(Value::Object(container.request.headers), json!({}));
+        assert_eq!(
+            container.response.body,
+            Body::Json(
+                json!({"AccessKeyId":"REDACTED","SecretAccessKey":"REDACTED","Token":"REDACTED",
+                              "Expiration":"2026-01-15T10:30:00Z"})
+            )
+        );
+        assert_eq!(imds_token.response.body, Body::Text("REDACTED".into()));
+        assert_eq!(
+            Value::Object(imds_role.request.headers),
+            json!({"x-aws-ec2-metadata-token": "REDACTED"})
+        );
+        assert_eq!(imds_role.response.body, Body::Text("instance-role".into()));
+        assert_eq!(
+            imds_credentials.response.body,
+            Body::Json(
+                json!({"Code":"Success","AccessKeyId":"REDACTED","SecretAccessKey":"REDACTED",
+                              "Token":"REDACTED","Expiration":"2026-01-15T10:30:00Z"})
+            )
+        );
+        assert_eq!(
+            other.request.url,
+            "https://docs.example.com/a.pdf?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=REDACTED\
+             &X-Amz-Security-Token=REDACTED&X-Amz-Signature=REDACTED&X-Amz-Expires=300"
+        );
+        assert_eq!(Value::Object(other.request.headers), json!({"cookie": "REDACTED"}));
+        assert_eq!(
+            Value::Object(other.response.headers),
+            json!({"set-cookie": ["REDACTED", "REDACTED"], "content-type": "application/pdf"})
+        );
+        assert_eq!(other.response.body, Body::Text("%PDF-1.7".into()));
+    }
+
+    #[test]
+    fn xml_redaction_keeps_structure_prefixes_and_empty_elements() {
+        assert_eq!(
+            redact_xml("<?xml version=\"1.0\"?><a:Token x=\"1\">t</a:Token><Token/><Token></Token><Token><![CDATA[c<d]]></Token><Tokens>k</Tokens>"),
+            "<?xml version=\"1.0\"?><a:Token x=\"1\">REDACTED</a:Token><Token/><Token></Token><Token>REDACTED</Token><Tokens>k</Tokens>"
+        );
+    }
+
+    #[test]
+    fn a_redacted_recording_replays_the_real_credentials_and_nothing_else() {
+        let base = Path::new(".");
+        let interactions = credential_exchanges();
+        let web_identity = sent(
+            "POST",
+            "https://sts.us-east-1.amazonaws.com/",
+            &[("content-type", FORM)],
+            WEB_IDENTITY_FORM,
+        );
+        assert_eq!(
+            differences(&interactions[0].request, &web_identity, base),
+            Vec::<String>::new()
+        );
+        let imds_role = sent(
+            "GET",
+            "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+            &[("x-aws-ec2-metadata-token", "another-session")],
+            "",
+        );
+        assert_eq!(
+            differences(&interactions[4].request, &imds_role, base),
+            Vec::<String>::new()
+        );
+        let presigned = sent(
+            "GET",
+            "https://docs.example.com/a.pdf?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=K\
+             &X-Amz-Security-Token=T&X-Amz-Signature=S&X-Amz-Expires=300",
+            &[("cookie", "c")],
+            "",
+        );
+        assert_eq!(
+            differences(&interactions[6].request, &presigned, base),
+            Vec::<String>::new()
+        );
+
+        // Anything but a credential still has to match.
+        let other_role = sent(
+            "POST",
+            "https://sts.us-east-1.amazonaws.com/",
+            &[("content-type", FORM)],
+            &WEB_IDENTITY_FORM.replace("role%2Fweb", "role%2Fother"),
+        );
+        assert_eq!(differences(&interactions[0].request, &other_role, base).len(), 1);
+        let longer = sent("GET", &format!("{}&x=1", presigned.url), &[("cookie", "c")], "");
+        assert_eq!(differences(&interactions[6].request, &longer, base).len(), 1);
+        // A credential a cassette holds in clear is still compared.
+        let clear = RecordedRequest {
+            body: Body::Text(WEB_IDENTITY_FORM.into()),
+            ..interactions[0].request.clone()
+        };
+        let wrong_token = sent(
+            "POST",
+            "https://sts.us-east-1.amazonaws.com/",
+            &[("content-type", FORM)],
+            &WEB_IDENTITY_FORM.replace("SECRET-WEB-IDENTITY-JWT", "another"),
+        );
+        assert_eq!(differences(&clear, &wrong_token, base).len(), 1);
+        assert_eq!(differences(&clear, &web_identity, base), Vec::<String>::new());
     }
 }
 

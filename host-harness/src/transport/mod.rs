@@ -13,10 +13,12 @@ use cassette::{Cassette, Interaction, SeenRequest};
 use egress::EgressPolicy;
 
 pub mod cassette;
+pub mod connect;
 pub mod egress;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
@@ -28,6 +30,8 @@ pub struct Journal {
     pub sent: Vec<SeenRequest>,
     /// Requests refused by the egress policy (`METHOD url`).
     pub denied: Vec<String>,
+    /// The rule that refused each of them, in the same order.
+    pub denied_why: Vec<String>,
     /// Harness-level failures: the run fails even if the guest coped.
     pub problems: Vec<String>,
     /// A per-execution limit the traffic passed: it decides the execution's outcome.
@@ -129,12 +133,17 @@ impl Transport {
         let (parts, body) = request.into_parts();
         let uri = parts.uri.clone();
         let host = uri.host().unwrap_or_default().to_string();
-        let port = uri
-            .port_u16()
-            .unwrap_or(if uri.scheme_str() == Some("http") { 80 } else { 443 });
-        if !self.policy.allows(&host, port) {
-            lock(&self.journal).denied.push(format!("{} {uri}", parts.method));
-            return Err(HttpError::HttpRequestDenied);
+        let tls = uri.scheme_str() != Some("http");
+        let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+        let Some(admission) = self.policy.admission(&host, port) else {
+            return Err(self.deny(&parts.method, &uri, "not an allowed host"));
+        };
+        // Any spelling of an IP address is checked as the address it is.
+        let literal = egress::parse_ip(&host);
+        if let Some(ip) = literal {
+            if !self.policy.address_allowed(ip, admission) {
+                return Err(self.deny(&parts.method, &uri, "not an allowed address"));
+            }
         }
         {
             let mut journal = lock(&self.journal);
@@ -159,6 +168,7 @@ impl Transport {
             body: bytes.to_vec(),
         };
         lock(&self.journal).sent.push(seen.clone());
+        let limit = self.response_limit();
 
         let (status, headers, body) = match &self.mode {
             Mode::Replay(replayer) => match self.replay(replayer, &seen) {
@@ -171,28 +181,47 @@ impl Transport {
                 }
             },
             Mode::Record(_) | Mode::Live => {
-                let forwarded = http::Request::from_parts(parts, full_body(bytes));
-                let (response, io) = wasmtime_wasi_http::default_send_request(forwarded, options).await?;
-                let driver = tokio::spawn(io);
-                let (parts, body) = response.into_parts();
-                let limited = http_body_util::Limited::new(body, self.limits.max_response_bytes)
-                    .collect()
-                    .await;
-                driver.abort();
-                let body = match limited {
-                    Ok(collected) => collected.to_bytes().to_vec(),
-                    Err(_) => return Err(self.response_too_large()),
+                // Resolve once, check every address, connect to one that passed:
+                // a name that resolves to a refused address is refused (DNS rebinding).
+                let candidates: Vec<SocketAddr> = match literal {
+                    Some(ip) => vec![SocketAddr::new(egress::canonical_ip(ip), port)],
+                    None => tokio::net::lookup_host((host.as_str(), port))
+                        .await
+                        .map_err(HttpError::Connect)?
+                        .collect(),
                 };
+                let Some(addr) = candidates
+                    .into_iter()
+                    .find(|a| self.policy.address_allowed(a.ip(), admission))
+                else {
+                    return Err(self.deny(&parts.method, &uri, "resolves only to addresses the policy refuses"));
+                };
+                let forwarded = http::Request::from_parts(parts, full_body(bytes));
+                let response = connect::send(forwarded, addr, &host, tls, options).await?;
+                let (parts, incoming) = response.into_parts();
+                let journal = self.journal.clone();
+                let metered = connect::Metered {
+                    inner: incoming,
+                    seen: 0,
+                    limit: limit as u64,
+                    on_limit: Some(move || Transport::note_too_large(&journal, limit)),
+                };
+                let Mode::Record(recorded) = &self.mode else {
+                    // Live: the body streams to the guest as it arrives.
+                    let response = http::Response::from_parts(parts, metered.boxed_unsync());
+                    return Ok((response, Box::new(async { Ok(()) }) as IoFuture));
+                };
+                // Record: the cassette needs the whole body (an operator's tool).
+                let body = metered.collect().await?.to_bytes().to_vec();
                 let headers = header_pairs(&parts.headers);
-                if let Mode::Record(recorded) = &self.mode {
-                    lock(recorded).push(cassette::record(&seen, parts.status.as_u16(), &headers, &body));
-                }
+                lock(recorded).push(cassette::record(&seen, parts.status.as_u16(), &headers, &body));
                 (parts.status.as_u16(), headers, body)
             }
         };
 
-        if body.len() > self.limits.max_response_bytes {
-            return Err(self.response_too_large());
+        if body.len() > limit {
+            Transport::note_too_large(&self.journal, limit);
+            return Err(HttpError::HttpResponseBodySize(Some(limit as u64)));
         }
         let mut builder = http::Response::builder().status(status);
         for (k, v) in &headers {
@@ -204,15 +233,26 @@ impl Transport {
         Ok((response, Box::new(async { Ok(()) }) as IoFuture))
     }
 
-    fn response_too_large(&self) -> HttpError {
-        let limit = self.limits.max_response_bytes;
-        lock(&self.journal).limit_exceeded.get_or_insert_with(|| {
+    /// The largest response body an execution may receive: `--max-response-bytes`,
+    /// and never more than its memory could hold.
+    fn response_limit(&self) -> usize {
+        self.limits.max_response_bytes.min(self.limits.max_memory)
+    }
+
+    fn deny(&self, method: &http::Method, uri: &http::Uri, why: &str) -> HttpError {
+        let mut journal = lock(&self.journal);
+        journal.denied.push(format!("{method} {uri}"));
+        journal.denied_why.push(why.to_string());
+        HttpError::HttpRequestDenied
+    }
+
+    fn note_too_large(journal: &Mutex<Journal>, limit: usize) {
+        lock(journal).limit_exceeded.get_or_insert_with(|| {
             GuestError::limit(
                 "ResponseSizeLimitExceeded",
                 format!("A response body was larger than the limit of {limit} bytes; the execution was stopped"),
             )
         });
-        HttpError::HttpResponseBodySize(Some(limit as u64))
     }
 
     fn replay(&self, replayer: &Mutex<Replayer>, seen: &SeenRequest) -> Result<Answer, String> {
@@ -266,5 +306,105 @@ impl WasiHttpHooks for Transport {
         _fut: IoFuture,
     ) -> Box<dyn Future<Output = Reply> + Send> {
         Box::new(self.clone().handle(request, options))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The live sender against local servers: what is refused after DNS, what a
+    //! body cut short or too large becomes.
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    /// A one-shot HTTP server that answers every connection with `reply`.
+    fn serve(reply: &'static [u8]) -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(4) {
+                let mut stream = stream.unwrap();
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf);
+                let _ = stream.write_all(reply);
+            }
+        });
+        port
+    }
+
+    fn transport(policy: EgressPolicy, limits: Limits) -> Transport {
+        Transport {
+            policy: Arc::new(policy),
+            mode: Mode::Live,
+            journal: Arc::new(Mutex::new(Journal::default())),
+            limits,
+        }
+    }
+
+    fn get(url: &str) -> http::Request<WasiBody> {
+        http::Request::get(url).body(full_body(Bytes::new())).unwrap()
+    }
+
+    async fn body_of(reply: Reply) -> Result<Vec<u8>, HttpError> {
+        let (response, _) = reply?;
+        Ok(response.into_body().collect().await?.to_bytes().to_vec())
+    }
+
+    #[tokio::test]
+    async fn a_name_that_resolves_to_loopback_is_refused_unless_named_exactly() {
+        let port = serve(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        // Admitted by name as an implied entry is: localhost resolves to loopback.
+        let mut policy = EgressPolicy::default();
+        policy.imply(&format!("localhost:{port}"));
+        let t = transport(policy, Limits::default());
+        let reply = t.clone().handle(get(&format!("http://localhost:{port}/")), None).await;
+        assert!(matches!(reply, Err(HttpError::HttpRequestDenied)));
+        assert_eq!(
+            lock(&t.journal).denied_why,
+            ["resolves only to addresses the policy refuses"]
+        );
+        // Spelled as a number, the address is still loopback.
+        let reply = t.clone().handle(get(&format!("http://2130706433:{port}/")), None).await;
+        assert!(matches!(reply, Err(HttpError::HttpRequestDenied)));
+
+        let mut policy = EgressPolicy::default();
+        policy.allow(&format!("localhost:{port}"));
+        let t = transport(policy, Limits::default());
+        let reply = t.clone().handle(get(&format!("http://localhost:{port}/")), None).await;
+        assert_eq!(body_of(reply).await.unwrap(), b"ok");
+    }
+
+    #[tokio::test]
+    async fn a_body_cut_short_is_a_stream_error_not_a_limit() {
+        let port = serve(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b");
+        let mut policy = EgressPolicy::default();
+        policy.allow(&format!("127.0.0.1:{port}"));
+        let t = transport(policy, Limits::default());
+        let reply = t.clone().handle(get(&format!("http://127.0.0.1:{port}/")), None).await;
+        assert!(body_of(reply).await.is_err());
+        assert!(
+            lock(&t.journal).limit_exceeded.is_none(),
+            "a cut body is not a size limit"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_stops_the_execution_without_being_buffered() {
+        let port = serve(b"HTTP/1.1 200 OK\r\nContent-Length: 64\r\n\r\n0123456789012345678901234567890123456789012345678901234567890123");
+        let mut policy = EgressPolicy::default();
+        policy.allow(&format!("127.0.0.1:{port}"));
+        let limits = Limits {
+            max_response_bytes: 1024,
+            max_memory: 32,
+            ..Limits::default()
+        };
+        let t = transport(policy, limits);
+        let reply = t.clone().handle(get(&format!("http://127.0.0.1:{port}/")), None).await;
+        assert!(matches!(
+            body_of(reply).await,
+            Err(HttpError::HttpResponseBodySize(Some(32)))
+        ));
+        let code = lock(&t.journal).limit_exceeded.as_ref().map(|e| e.code.clone());
+        assert_eq!(code.as_deref(), Some("ResponseSizeLimitExceeded"));
     }
 }

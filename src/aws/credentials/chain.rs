@@ -32,13 +32,11 @@ const IMDS: &str = "http://169.254.169.254";
 const METADATA_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The credentials, and the source that gave them (for progress lines).
-pub fn resolve(
-    ctx: &mut Context<'_>,
-    region: &str,
-    endpoint_override: Option<&Endpoint>,
-) -> Result<(Credentials, String)> {
+/// STS is always the region's own endpoint: `configuration.endpoint` is for
+/// Textract and S3, and the operator's web identity token goes to STS only.
+pub fn resolve(ctx: &mut Context<'_>, region: &str) -> Result<(Credentials, String)> {
     let mut tried: Vec<String> = Vec::new();
-    let sts = sts::endpoint(region, endpoint_override);
+    let sts = Endpoint::aws(sts::SERVICE, region);
 
     match from_environment(ctx.platform) {
         Ok(c) => return Ok((c, "environment variables".into())),
@@ -320,7 +318,7 @@ mod tests {
             mode: RuntimeMode::SelfManaged,
             ..FakeHost::answering(responses)
         };
-        let out = host.run(|ctx| resolve(ctx, "eu-west-1", None));
+        let out = host.run(|ctx| resolve(ctx, "eu-west-1"));
         (out, host.http)
     }
 
