@@ -162,6 +162,28 @@ mod tests {
         );
     }
 
+    #[test]
+    fn poll_windows_are_bounded() {
+        let mut v: Value = serde_json::from_str(&input(json!({"region": "us-east-1"}), "POLLING")).unwrap();
+        v["advanced"] = json!({"pollTimeout": "P11574D"});
+        let e = FakeHost::default().run(|ctx| execute(ctx, &v.to_string())).unwrap_err();
+        assert!(e.message().contains("advanced.pollTimeout"), "{}", e.message());
+
+        // A day's window at the 1 s floor would be 86,400 polls: the count ends it.
+        v["advanced"] = json!({"pollTimeout": "P1D", "pollInterval": "PT1S", "maxPollInterval": "PT1S"});
+        let started = ok(json!({"JobId": "job-1"}));
+        let running = || ok(json!({"JobStatus": "IN_PROGRESS"}));
+        let mut answers = vec![started];
+        answers.extend((0..4000).map(|_| running()));
+        let mut host = FakeHost::answering(answers);
+        let e = host.run(|ctx| execute(ctx, &v.to_string())).unwrap_err();
+        assert_eq!(e.code(), "PollTimeout");
+        assert_eq!(
+            host.http.requests.len(),
+            1 + crate::execution::polling::MAX_POLLS as usize
+        );
+    }
+
     fn fetch_input() -> String {
         json!({
             "authentication": {"type": "credentials", "accessKey": "AKIDEXAMPLE", "secretKey": "secret"},

@@ -24,6 +24,8 @@ pub const DEFAULT_CHAIN_SAAS_MSG: &str = "The default credentials chain is not s
 const BLANK: &str = "must not be blank";
 /// The shortest wait between two polls of a job.
 pub const MIN_POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// The longest POLLING window: a task that waits longer belongs to ASYNC + FETCH.
+pub const MAX_POLL_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 /// AWS's limit for an access key id (IAM: 16 to 128 characters).
 pub const MAX_ACCESS_KEY_CHARS: usize = 128;
 /// Secret keys are 40 characters; anything near this is not one.
@@ -332,6 +334,12 @@ fn check_advanced(a: &Advanced, v: &mut Vec<Violation>) -> (PollSettings, RetryP
     // A hostile or careless model must not turn a poll loop into a request flood.
     if poll.interval < MIN_POLL_INTERVAL && a.poll_interval.is_some() {
         v.push(Violation::new("advanced.pollInterval", "must be at least PT1S"));
+    }
+    if poll.timeout > MAX_POLL_TIMEOUT {
+        v.push(Violation::new(
+            "advanced.pollTimeout",
+            "must be at most P1D; collect longer jobs with ASYNC and FETCH",
+        ));
     }
     if poll.max_interval < poll.interval {
         v.push(Violation::new(

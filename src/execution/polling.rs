@@ -44,6 +44,9 @@ pub fn run(ctx: &mut Context<'_>, task: &Task) -> Result<String> {
     result
 }
 
+/// The most IN_PROGRESS polls of one job: a day at the 30 s default cap is 2,880.
+pub const MAX_POLLS: u32 = 3_000;
+
 /// More GetDocumentAnalysis pages than a real job returns: Textract takes
 /// documents of up to 3,000 pages, at most 1,000 blocks come per page.
 pub const MAX_RESULT_PAGES: u32 = 20_000;
@@ -62,7 +65,9 @@ fn start_and_wait(
     let mut polls = 0u32;
     loop {
         let waited = ctx.platform.monotonic().saturating_sub(started);
-        if waited >= task.poll.timeout {
+        // The window ends the wait; so does a count of polls no real job needs
+        // (a window of days at a short interval would be a request flood).
+        if waited >= task.poll.timeout || polls >= MAX_POLLS {
             return Err(Error::JobPending {
                 code: "PollTimeout",
                 message: format!(
