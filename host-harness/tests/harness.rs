@@ -720,3 +720,99 @@ fn recording_container_credentials_redacts_them_and_replays() {
     assert_eq!(replayed.stdout, recorded.stdout);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A server whose every answer announces `size` bytes and streams them until
+/// the client goes away.
+fn endless_body_server(size: u64) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 65536];
+                let _ = stream.read(&mut buf);
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {size}\r\n\r\n"
+                );
+                let chunk = vec![b' '; 1 << 20];
+                let mut sent = 0u64;
+                if stream.write_all(head.as_bytes()).is_err() {
+                    return;
+                }
+                while sent < size {
+                    let n = chunk.len().min((size - sent) as usize);
+                    if stream.write_all(&chunk[..n]).is_err() {
+                        return;
+                    }
+                    sent += n as u64;
+                }
+            });
+        }
+    });
+    port
+}
+
+/// The child's peak resident memory (VmHWM), read until it exits.
+fn run_measuring_peak(mut cmd: Command) -> (std::process::Output, u64) {
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status_path = format!("/proc/{}/status", child.id());
+    let peak = Arc::new(Mutex::new(0u64));
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (peak, done) = (peak.clone(), done.clone());
+        std::thread::spawn(move || {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok(text) = std::fs::read_to_string(&status_path) {
+                    let hwm = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("VmHWM:"))
+                        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+                    if let Some(kb) = hwm {
+                        let mut p = peak.lock().unwrap();
+                        *p = (*p).max(kb * 1024);
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        })
+    };
+    let out = child.wait_with_output().unwrap();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    watcher.join().unwrap();
+    let peak = *peak.lock().unwrap();
+    (out, peak)
+}
+
+#[test]
+fn a_400_mb_response_never_grows_the_host_past_the_executions_memory() {
+    // Before bodies were streamed, a guest limited to 64 MiB pushed the host to
+    // ~800 MiB: each response was collected in full, twice, up to 512 MiB.
+    let port = endless_body_server(400 * 1024 * 1024);
+    let dir = std::env::temp_dir().join(format!("textract-big-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("input.json");
+    std::fs::write(&input, sync_input(Some(&format!("http://127.0.0.1:{port}")))).unwrap();
+    let mut cmd = host();
+    cmd.args(["run", "--live", "--max-memory", "64MiB", "--allow-host"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--input")
+        .arg(&input);
+    let (out, peak) = run_measuring_peak(cmd);
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let error: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(error["error"]["kind"], "limit-exceeded", "{error}");
+    println!(
+        "host peak RSS for a 400 MB response at --max-memory 64MiB: {} MiB",
+        peak >> 20
+    );
+    // The host itself (a debug build with the component loaded) is ~70 MiB;
+    // the execution adds at most about its own memory limit.
+    assert!(peak > 0 && peak < 200 << 20, "host peak {} MiB", peak >> 20);
+    std::fs::remove_dir_all(&dir).ok();
+}
