@@ -12,11 +12,12 @@ pub fn parse(text: &str) -> Option<Duration> {
         Some(_) => return None,
         None => (rest, None),
     };
-    let mut total = 0f64;
+    // Nanoseconds in integers: float parsing would add its tables to the component.
+    let mut total: u128 = 0;
     let mut any = false;
     for (part, units) in [
-        (date, &[('W', 604_800.0), ('D', 86_400.0)][..]),
-        (time.unwrap_or(""), &[('H', 3600.0), ('M', 60.0), ('S', 1.0)][..]),
+        (date, &[('W', 604_800u128), ('D', 86_400)][..]),
+        (time.unwrap_or(""), &[('H', 3600u128), ('M', 60), ('S', 1)][..]),
     ] {
         let mut number = String::new();
         let mut last_unit = 0;
@@ -30,7 +31,7 @@ pub fn parse(text: &str) -> Option<Duration> {
                 return None;
             }
             last_unit = index + 1;
-            total += number.parse::<f64>().ok()? * units[index].1;
+            total = total.checked_add(nanos(&number)?.checked_mul(units[index].1)?)?;
             number.clear();
             any = true;
         }
@@ -38,7 +39,22 @@ pub fn parse(text: &str) -> Option<Duration> {
             return None;
         }
     }
-    (any && total.is_finite() && total < 1e9).then(|| Duration::from_secs_f64(total))
+    const LIMIT: u128 = 1_000_000_000 * 1_000_000_000;
+    (any && total < LIMIT).then(|| Duration::from_nanos(u64::try_from(total).unwrap_or(u64::MAX)))
+}
+
+/// `12.5` → 12,500,000,000 (a count of a unit, in nanoseconds of that unit).
+fn nanos(number: &str) -> Option<u128> {
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') || whole.len() > 12 {
+        return None;
+    }
+    let whole: u128 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let mut frac: u128 = 0;
+    for (i, d) in fraction.bytes().take(9).enumerate() {
+        frac += u128::from(d - b'0') * 10u128.pow(8 - i as u32);
+    }
+    Some(whole * 1_000_000_000 + frac)
 }
 
 /// `90s` → `1m30s`, for progress lines and messages. Integer arithmetic only:
@@ -71,7 +87,12 @@ mod tests {
         assert_eq!(parse("PT10M"), Some(Duration::from_secs(600)));
         assert_eq!(parse("P1DT1H"), Some(Duration::from_secs(90_000)));
         assert_eq!(parse("PT0S"), Some(Duration::ZERO));
-        for bad in ["", "P", "PT", "2S", "PT2", "P1M", "PTS", "PT1S2M", "P1Y"] {
+        assert_eq!(parse("PT1.25S"), Some(Duration::from_millis(1250)));
+        assert_eq!(parse("PT0,5M"), Some(Duration::from_secs(30)));
+        assert_eq!(parse("P11574D"), Some(Duration::from_secs(11574 * 86_400)));
+        for bad in [
+            "", "P", "PT", "2S", "PT2", "P1M", "PTS", "PT1S2M", "P1Y", "PT.S", "PT1.2.3S", "PT1e400S",
+        ] {
             assert_eq!(parse(bad), None, "{bad}");
         }
     }

@@ -42,7 +42,12 @@ impl JsonOut {
                 '\t' => "\\t",
                 c if (c as u32) < 0x20 => {
                     self.buf.push_str(&s[start..i]);
-                    self.buf.push_str(&format!("\\u{:04x}", c as u32));
+                    // A control character as \u00XX, without a heap allocation.
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    let code = c as u32 as usize;
+                    self.buf.push_str("\\u00");
+                    self.buf.push(HEX[(code >> 4) & 0xf] as char);
+                    self.buf.push(HEX[code & 0xf] as char);
                     start = i + 1;
                     continue;
                 }
@@ -68,7 +73,8 @@ impl JsonOut {
     }
 
     pub fn int(&mut self, n: i64) {
-        self.buf.push_str(&n.to_string());
+        // itoa writes into a stack buffer: no allocation per number.
+        self.buf.push_str(itoa::Buffer::new().format(n));
     }
 
     pub fn opt_int(&mut self, n: Option<i64>) {
@@ -110,27 +116,43 @@ pub fn java_float(f: f32, out: &mut String) {
         out.push_str(if f.is_sign_negative() { "-0.0" } else { "0.0" });
         return;
     }
+    // Everything on the stack: a result of 1,000 blocks prints ~10,000 floats.
     let mut buffer = ryu::Buffer::new();
-    let text = buffer.format_finite(f);
-    let (negative, text) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text),
+    let text = buffer.format_finite(f).as_bytes();
+    let (negative, text) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
     };
-    let (mantissa, exp) = match text.split_once('e') {
-        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+    let (mantissa, exp) = match text.iter().position(|&b| b == b'e') {
+        Some(i) => (&text[..i], parse_exp(&text[i + 1..])),
         None => (text, 0),
     };
-    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    // value = 0.DIGITS × 10^point
-    let mut digits: Vec<u8> = int_part.bytes().chain(frac_part.bytes()).collect();
-    let mut point = int_part.len() as i32 + exp;
-    while digits.first() == Some(&b'0') {
-        digits.remove(0);
+    // value = 0.DIGITS × 10^point; an f32 has at most 9 significant digits.
+    let mut digits = [0u8; 24];
+    let mut len = 0usize;
+    let mut int_len = 0i32;
+    let mut seen_point = false;
+    for &b in mantissa {
+        if b == b'.' {
+            seen_point = true;
+        } else if len < digits.len() {
+            digits[len] = b;
+            len += 1;
+            if !seen_point {
+                int_len += 1;
+            }
+        }
+    }
+    let mut point = int_len + exp;
+    let mut start = 0usize;
+    while start < len && digits[start] == b'0' {
+        start += 1;
         point -= 1;
     }
-    while digits.last() == Some(&b'0') {
-        digits.pop();
+    while len > start && digits[len - 1] == b'0' {
+        len -= 1;
     }
+    let digits = &digits[start..len];
     if negative {
         out.push('-');
     }
@@ -140,9 +162,9 @@ pub fn java_float(f: f32, out: &mut String) {
         if point <= 0 {
             out.push_str("0.");
             (0..-point).for_each(|_| out.push('0'));
-            push_digits(out, &digits);
+            push_digits(out, digits);
         } else if point as usize >= digits.len() {
-            push_digits(out, &digits);
+            push_digits(out, digits);
             (0..point as usize - digits.len()).for_each(|_| out.push('0'));
             out.push_str(".0");
         } else {
@@ -161,7 +183,24 @@ pub fn java_float(f: f32, out: &mut String) {
             push_digits(out, rest);
         }
         out.push('E');
-        out.push_str(&sci_exp.to_string());
+        out.push_str(itoa::Buffer::new().format(sci_exp));
+    }
+}
+
+/// The exponent ryu writes after `e` (`-16`, `7`).
+fn parse_exp(text: &[u8]) -> i32 {
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    let value = digits
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .fold(0i32, |n, b| n.saturating_mul(10).saturating_add(i32::from(b - b'0')));
+    if negative {
+        -value
+    } else {
+        value
     }
 }
 

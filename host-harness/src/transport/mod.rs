@@ -32,6 +32,8 @@ pub struct Journal {
     pub denied: Vec<String>,
     /// The rule that refused each of them, in the same order.
     pub denied_why: Vec<String>,
+    /// Time spent answering requests (replay lookups, building responses).
+    pub http_time: std::time::Duration,
     /// Harness-level failures: the run fails even if the guest coped.
     pub problems: Vec<String>,
     /// A per-execution limit the traffic passed: it decides the execution's outcome.
@@ -305,7 +307,14 @@ impl WasiHttpHooks for Transport {
         options: Option<RequestOptions>,
         _fut: IoFuture,
     ) -> Box<dyn Future<Output = Reply> + Send> {
-        Box::new(self.clone().handle(request, options))
+        let transport = self.clone();
+        Box::new(async move {
+            let started = std::time::Instant::now();
+            let journal = transport.journal.clone();
+            let reply = transport.handle(request, options).await;
+            lock(&journal).http_time += started.elapsed();
+            reply
+        })
     }
 }
 
