@@ -47,6 +47,8 @@ pub struct TaskInput {
     pub analyze_layout: bool,
     pub analyze_queries: bool,
     pub query: Option<String>,
+    /// Beyond Camunda: several queries in Textract's own shape.
+    pub queries: Option<Vec<QueryEntry>>,
     pub client_request_token: Option<String>,
     pub job_tag: Option<String>,
     pub kms_key_id: Option<String>,
@@ -55,6 +57,16 @@ pub struct TaskInput {
     pub output_bucket: Option<String>,
     pub output_prefix: Option<String>,
     pub job_id: Option<String>,
+}
+
+/// One element of `input.queries`, as bound: Textract's `Query` shape.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueryEntry {
+    /// Its position in `input.queries`, for property paths in messages.
+    pub index: usize,
+    pub text: Option<String>,
+    pub alias: Option<String>,
+    pub pages: Option<Vec<String>>,
 }
 
 impl TaskInput {
@@ -82,6 +94,10 @@ pub struct Advanced {
     pub result_bucket: Option<String>,
     pub result_prefix: Option<String>,
     pub max_result_bytes: Option<String>,
+    /// Beyond Camunda: add the `summary` object to the result (default false).
+    pub summary: Option<bool>,
+    /// Beyond Camunda: `false` returns `blocks: null` (default true).
+    pub blocks: Option<bool>,
 }
 
 /// The whole input, bound but not yet validated.
@@ -154,6 +170,8 @@ pub fn parse(raw: &str) -> Result<ConnectorInput> {
             result_bucket: b.opt_string(a, "resultS3Bucket", "advanced.resultS3Bucket"),
             result_prefix: b.opt_string(a, "resultS3Prefix", "advanced.resultS3Prefix"),
             max_result_bytes: b.opt_string(a, "maxResultBytes", "advanced.maxResultBytes"),
+            summary: b.opt_boolean(a, "summary", "advanced.summary"),
+            blocks: b.opt_boolean(a, "blocks", "advanced.blocks"),
         },
         None => Advanced::default(),
     };
@@ -214,16 +232,84 @@ impl Binder {
     }
 
     fn boolean(&mut self, parent: &Map<String, Value>, key: &str, path: &str) -> bool {
+        self.opt_boolean(parent, key, path).unwrap_or(false)
+    }
+
+    /// A boolean whose absence (null, blank) is told apart, for fields that default to true.
+    fn opt_boolean(&mut self, parent: &Map<String, Value>, key: &str, path: &str) -> Option<bool> {
         match parent.get(key).map(unwrap_single) {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(b)) => *b,
-            Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("true") => true,
-            Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("false") || s.trim().is_empty() => false,
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("true") => Some(true),
+            Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("false") => Some(false),
+            Some(Value::String(s)) if s.trim().is_empty() => None,
             Some(_) => {
                 self.violations.push(Violation::new(path, "must be true or false"));
-                false
+                None
             }
         }
+    }
+
+    /// `input.queries`: a list of `{text, alias, pages}` (a single object stands
+    /// for a list of one, as Camunda's binding unwraps the other way round).
+    fn queries(&mut self, parent: &Map<String, Value>) -> Option<Vec<QueryEntry>> {
+        const PATH: &str = "input.queries";
+        let items: Vec<&Value> = match parent.get("queries") {
+            None | Some(Value::Null) => return None,
+            Some(Value::Array(items)) => items.iter().collect(),
+            Some(one @ Value::Object(_)) => vec![one],
+            Some(_) => {
+                self.violations
+                    .push(Violation::new(PATH, "must be a list of {text, alias, pages} objects"));
+                return None;
+            }
+        };
+        let mut entries = Vec::with_capacity(items.len());
+        for (i, item) in items.into_iter().enumerate() {
+            let path = format!("{PATH}[{i}]");
+            let Value::Object(map) = item else {
+                self.violations
+                    .push(Violation::new(path, "must be an object {text, alias, pages}"));
+                continue;
+            };
+            let pages_path = format!("{path}.pages");
+            let pages = match map.get("pages") {
+                None | Some(Value::Null) => None,
+                Some(Value::Array(pages)) => {
+                    let list: Option<Vec<String>> = pages
+                        .iter()
+                        .map(|page| match page {
+                            Value::String(s) => Some(s.clone()),
+                            Value::Number(n) => Some(n.to_string()),
+                            _ => None,
+                        })
+                        .collect();
+                    if list.is_none() {
+                        self.violations.push(Violation::new(
+                            pages_path.as_str(),
+                            "must be a list of page strings such as \"1\", \"2-4\" or \"*\"",
+                        ));
+                    }
+                    list
+                }
+                Some(Value::String(s)) => Some(vec![s.clone()]),
+                Some(Value::Number(n)) => Some(vec![n.to_string()]),
+                Some(_) => {
+                    self.violations.push(Violation::new(
+                        pages_path.as_str(),
+                        "must be a list of page strings such as \"1\", \"2-4\" or \"*\"",
+                    ));
+                    None
+                }
+            };
+            entries.push(QueryEntry {
+                index: i,
+                text: self.opt_string(map, "text", &format!("{path}.text")),
+                alias: self.opt_string(map, "alias", &format!("{path}.alias")),
+                pages,
+            });
+        }
+        Some(entries)
     }
 
     fn enumeration<T: Copy>(
@@ -297,6 +383,7 @@ impl Binder {
             analyze_layout: self.boolean(i, "analyzeLayout", "input.analyzeLayout"),
             analyze_queries: self.boolean(i, "analyzeQueries", "input.analyzeQueries"),
             query: self.opt_string(i, "query", "input.query"),
+            queries: self.queries(i),
             client_request_token: self.opt_string(i, "clientRequestToken", "input.clientRequestToken"),
             job_tag: self.opt_string(i, "jobTag", "input.jobTag"),
             kms_key_id: self.opt_string(i, "kmsKeyId", "input.kmsKeyId"),

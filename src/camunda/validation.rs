@@ -8,7 +8,7 @@ use crate::aws::credentials::Credentials;
 use crate::aws::endpoint::{is_aws_service_host, partition_suffixes, Endpoint};
 use crate::aws::retry::RetryPolicy;
 use crate::aws::Target;
-use crate::camunda::input::{Advanced, Auth, ConnectorInput, ExecutionType, LocationType};
+use crate::camunda::input::{Advanced, Auth, ConnectorInput, ExecutionType, LocationType, QueryEntry, TaskInput};
 use crate::error::{Error, Result, Violation};
 use crate::platform::{printable, Platform, RuntimeMode};
 use serde_json::Value;
@@ -33,6 +33,23 @@ pub const MAX_SECRET_KEY_CHARS: usize = 1024;
 /// STS does not fix a session token's size, but real ones are a few KiB, and
 /// the runtime refuses header fields of 128 KiB.
 pub const MAX_SESSION_TOKEN_BYTES: usize = 16 * 1024;
+
+/// Textract's limits for a query (API `Query`): text and alias 1–200 characters.
+pub const MAX_QUERY_CHARS: usize = 200;
+/// Queries one page may be asked: 15 in real time (AnalyzeDocument), 30 in a job.
+pub const MAX_QUERIES_SYNC: usize = 15;
+pub const MAX_QUERIES_JOB: usize = 30;
+/// The largest page number a page range may name (Textract reads up to 3,000 pages).
+const MAX_QUERY_PAGE: u32 = 3_000;
+
+/// One query sent to Textract: `input.query` (text only) or an `input.queries` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuerySpec {
+    pub text: String,
+    pub alias: Option<String>,
+    /// `None` lets Textract apply its default (page 1).
+    pub pages: Option<Vec<String>>,
+}
 
 /// Where the document comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,6 +111,23 @@ pub const DEFAULT_RESULT_PREFIX: &str = "textract-connector/results/";
 /// Camunda's limit for one process variable is about 4 MB.
 pub const DEFAULT_MAX_RESULT_BYTES: usize = 4 * 1024 * 1024;
 
+/// `advanced.summary` and `advanced.blocks`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputOptions {
+    pub summary: bool,
+    pub blocks: bool,
+}
+
+impl Default for OutputOptions {
+    /// Today's result, byte for byte: blocks and no summary.
+    fn default() -> Self {
+        OutputOptions {
+            summary: false,
+            blocks: true,
+        }
+    }
+}
+
 /// A validated task, ready to execute.
 #[derive(Debug, Clone)]
 pub struct Task {
@@ -104,12 +138,15 @@ pub struct Task {
     pub execution: ExecutionType,
     pub source: Option<Source>,
     pub features: Vec<&'static str>,
-    pub query: Option<String>,
+    /// `input.query` first, then `input.queries`; empty unless analyzeQueries.
+    pub queries: Vec<QuerySpec>,
     pub async_options: AsyncOptions,
     pub job_id: Option<String>,
     pub poll: PollSettings,
     pub retry: RetryPolicy,
     pub storage: Storage,
+    /// What the result carries beyond Camunda's fields: the summary, and the blocks.
+    pub output: OutputOptions,
     /// `credentials` are still to be found by the default chain (self-managed only).
     pub default_chain: bool,
 }
@@ -186,17 +223,12 @@ pub fn validate(parsed: ConnectorInput, mode: RuntimeMode) -> Result<Task> {
         if features.is_empty() {
             v.push(Violation::new("input.analyzeTypes", NO_FEATURE_MSG));
         }
-        if i.analyze_queries {
-            match &i.query {
-                None => v.push(Violation::new("input.query", QUERY_MISSING_MSG)),
-                Some(q) if q.trim().chars().count() > 200 => v.push(Violation::new(
-                    "input.query",
-                    "size must be between 1 and 200 characters (Textract's limit for a query)",
-                )),
-                Some(_) => {}
-            }
-        }
     }
+    let queries = if execution == ExecutionType::Fetch {
+        Vec::new()
+    } else {
+        check_queries(i, execution, &mut v)
+    };
 
     let async_options = if execution == ExecutionType::Async {
         check_async(i, &mut v)
@@ -227,18 +259,207 @@ pub fn validate(parsed: ConnectorInput, mode: RuntimeMode) -> Result<Task> {
         execution,
         source,
         features,
-        query: if i.analyze_queries {
-            i.query.clone().map(|q| q.trim().to_string())
-        } else {
-            None
-        },
+        queries,
         async_options,
         job_id: i.job_id.clone().map(|j| j.trim().to_string()),
         poll,
         retry,
         storage,
+        output: OutputOptions {
+            summary: parsed.advanced.summary.unwrap_or(false),
+            blocks: parsed.advanced.blocks.unwrap_or(true),
+        },
         default_chain: parsed.auth == Some(Auth::DefaultChain),
     })
+}
+
+/// `input.query` and `input.queries` (beyond Camunda): what Textract accepts
+/// (text and alias of 1–200 characters of its character set; pages `N`, `N-M`,
+/// `N-*` or `*` alone; at most 15 queries a page in SYNC, 30 in a job), and one
+/// summary entry per query: aliases, or texts without one, must be unique.
+fn check_queries(i: &TaskInput, execution: ExecutionType, v: &mut Vec<Violation>) -> Vec<QuerySpec> {
+    let given = i.queries.as_deref().unwrap_or_default();
+    if !i.analyze_queries {
+        if i.queries.is_some() {
+            v.push(Violation::new(
+                "input.queries",
+                "needs 'analyzeQueries' set to true (queries are asked only when it is)",
+            ));
+        }
+        return Vec::new();
+    }
+    let mut specs = Vec::new();
+    match &i.query {
+        None if given.is_empty() => v.push(Violation::new("input.query", QUERY_MISSING_MSG)),
+        None => {}
+        Some(q) if q.trim().chars().count() > MAX_QUERY_CHARS => v.push(Violation::new(
+            "input.query",
+            "size must be between 1 and 200 characters (Textract's limit for a query)",
+        )),
+        Some(q) => specs.push(QuerySpec {
+            text: q.trim().to_string(),
+            alias: None,
+            pages: None,
+        }),
+    }
+    // Each summary key, with the property that named it first.
+    let mut keys: Vec<(String, String)> = specs.iter().map(|q| (q.text.clone(), "input.query".into())).collect();
+    for entry in given {
+        if let Some(spec) = check_query(entry, v) {
+            let (key, path) = match &spec.alias {
+                Some(alias) => (alias.clone(), format!("input.queries[{}].alias", entry.index)),
+                None => (spec.text.clone(), format!("input.queries[{}].text", entry.index)),
+            };
+            match keys.iter().find(|(k, _)| *k == key) {
+                Some((_, first)) => v.push(Violation::new(
+                    path,
+                    format!(
+                        "must be unique: '{}' already names the query of {first} (the summary lists queries by \
+                         alias, or by text when there is none)",
+                        printable(&key)
+                    ),
+                )),
+                None => keys.push((key, path)),
+            }
+            specs.push(spec);
+        }
+    }
+    let (limit, kind) = if execution == ExecutionType::Sync {
+        (MAX_QUERIES_SYNC, "SYNC")
+    } else {
+        (MAX_QUERIES_JOB, "POLLING and ASYNC")
+    };
+    if let Some((count, page)) = busiest_page(&specs).filter(|(count, _)| *count > limit) {
+        v.push(Violation::new(
+            "input.queries",
+            format!(
+                "asks {count} queries of page {page}: Textract takes at most {limit} queries a page in {kind} \
+                 (input.query included)"
+            ),
+        ));
+    }
+    specs
+}
+
+/// One `input.queries` entry, or `None` (with its violations) when it is unusable.
+fn check_query(entry: &QueryEntry, v: &mut Vec<Violation>) -> Option<QuerySpec> {
+    let path = format!("input.queries[{}]", entry.index);
+    let before = v.len();
+    let text = entry.text.as_deref().map(str::trim).unwrap_or_default();
+    if text.is_empty() {
+        v.push(Violation::new(format!("{path}.text"), BLANK));
+    } else {
+        check_query_chars(v, &format!("{path}.text"), text);
+    }
+    let alias = entry.alias.as_deref().map(str::trim);
+    if let Some(alias) = alias {
+        check_query_chars(v, &format!("{path}.alias"), alias);
+    }
+    if let Some(pages) = &entry.pages {
+        let pages_path = format!("{path}.pages");
+        if pages.is_empty() {
+            v.push(Violation::new(pages_path.as_str(), "must hold at least one page"));
+        }
+        for page in pages {
+            if page_range(page).is_none() {
+                v.push(Violation::new(
+                    pages_path.as_str(),
+                    format!(
+                        "'{}' is not a page: use \"N\", \"N-M\" or \"N-*\" with pages from 1 to {MAX_QUERY_PAGE}, \
+                         or \"*\" for every page",
+                        printable(page)
+                    ),
+                ));
+            }
+        }
+        if pages.len() > 1 && pages.iter().any(|p| p == "*") {
+            v.push(Violation::new(
+                pages_path.as_str(),
+                "\"*\" (every page) must be the only element",
+            ));
+        }
+    }
+    (v.len() == before).then(|| QuerySpec {
+        text: text.to_string(),
+        alias: alias.map(str::to_string),
+        pages: entry.pages.clone(),
+    })
+}
+
+/// Textract's character set for a query's text and alias (its API pattern):
+/// letters and digits of ASCII, whitespace, and ASCII punctuation.
+fn check_query_chars(v: &mut Vec<Violation>, path: &str, value: &str) {
+    if value.chars().count() > MAX_QUERY_CHARS {
+        v.push(Violation::new(
+            path,
+            "size must be between 1 and 200 characters (Textract's limit for a query)",
+        ));
+    } else if let Some(c) = value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || c.is_ascii_punctuation() || c.is_whitespace()))
+    {
+        v.push(Violation::new(
+            path,
+            format!(
+                "must hold only ASCII letters, digits, spaces and punctuation (Textract's rule for queries); \
+                 found '{}'",
+                printable(&c.to_string())
+            ),
+        ));
+    }
+}
+
+/// A query's page entry as the pages it covers: `N`, `N-M`, `N-*` (to the last
+/// page, `u32::MAX` here) or `*`.
+fn page_range(page: &str) -> Option<(u32, u32)> {
+    const LAST: u32 = u32::MAX;
+    let number = |s: &str| -> Option<u32> {
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        s.parse::<u32>().ok().filter(|n| (1..=MAX_QUERY_PAGE).contains(n))
+    };
+    match page.split_once('-') {
+        _ if page == "*" => Some((1, LAST)),
+        None => number(page).map(|n| (n, n)),
+        Some((from, "*")) => number(from).map(|n| (n, LAST)),
+        Some((from, to)) => {
+            let (from, to) = (number(from)?, number(to)?);
+            (from <= to).then_some((from, to))
+        }
+    }
+}
+
+/// The page that the most queries ask about, and how many (default pages: page 1).
+fn busiest_page(specs: &[QuerySpec]) -> Option<(usize, u32)> {
+    // How many queries start and stop at each page (a range to the last page
+    // never stops): summed page by page, no sort needed.
+    let mut change = vec![0i64; MAX_QUERY_PAGE as usize + 2];
+    let mut add = |from: u32, to: u32| {
+        if let Some(c) = change.get_mut(from as usize) {
+            *c += 1;
+        }
+        if let Some(c) = change.get_mut(to.saturating_add(1) as usize) {
+            *c -= 1;
+        }
+    };
+    for spec in specs {
+        match &spec.pages {
+            None => add(1, 1),
+            Some(pages) => pages
+                .iter()
+                .filter_map(|p| page_range(p))
+                .for_each(|(from, to)| add(from, to)),
+        }
+    }
+    let (mut open, mut best) = (0i64, None::<(usize, u32)>);
+    for (page, delta) in change.iter().enumerate() {
+        open += delta;
+        if open > 0 && best.is_none_or(|(count, _)| open as usize > count) {
+            best = Some((open as usize, page as u32));
+        }
+    }
+    best
 }
 
 fn check_storage(a: &Advanced, v: &mut Vec<Violation>) -> Storage {
@@ -581,7 +802,15 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(t.features, vec!["TABLES", "QUERIES"]);
-        assert_eq!(t.query.as_deref(), Some("Who?"));
+        assert_eq!(
+            t.queries,
+            vec![QuerySpec {
+                text: "Who?".into(),
+                alias: None,
+                pages: None
+            }]
+        );
+        assert_eq!(t.output, OutputOptions::default());
         assert_eq!(
             t.source,
             Some(Source::S3 {
@@ -650,5 +879,194 @@ mod tests {
         assert_eq!(v.len(), 2);
         assert_eq!(v[0].0, "configuration.region");
         assert_eq!(v[1], ("input.query".to_string(), QUERY_MISSING_MSG.to_string()));
+    }
+
+    fn with_input(execution: &str, fields: serde_json::Value) -> String {
+        let mut input = serde_json::json!({"executionType": execution, "documentS3Bucket": "bucket",
+                                           "documentName": "k"});
+        for (k, v) in fields.as_object().unwrap() {
+            input[k] = v.clone();
+        }
+        serde_json::json!({"authentication": {"accessKey": "AK", "secretKey": "SK"},
+                           "configuration": {"region": "us-east-1"}, "input": input})
+        .to_string()
+    }
+
+    #[test]
+    fn queries_join_the_single_query_in_order() {
+        let t = run(&with_input(
+            "POLLING",
+            serde_json::json!({"analyzeQueries": true, "query": " What is the total? ",
+                "queries": [{"text": "What is the gross pay?", "alias": "gross", "pages": ["1", "3-*"]},
+                            {"text": " Who is the employee? ", "pages": [2]}]}),
+        ))
+        .unwrap();
+        let spec = |text: &str, alias: Option<&str>, pages: Option<&[&str]>| QuerySpec {
+            text: text.into(),
+            alias: alias.map(Into::into),
+            pages: pages.map(|p| p.iter().map(|s| s.to_string()).collect()),
+        };
+        assert_eq!(
+            t.queries,
+            vec![
+                spec("What is the total?", None, None),
+                spec("What is the gross pay?", Some("gross"), Some(&["1", "3-*"])),
+                spec("Who is the employee?", None, Some(&["2"])),
+            ]
+        );
+        assert_eq!(t.features, vec!["QUERIES"]);
+        // A single object stands for a list of one; queries alone satisfy analyzeQueries.
+        let t = run(&with_input(
+            "SYNC",
+            serde_json::json!({"analyzeQueries": true, "queries": {"text": "Net pay?", "pages": "*"}}),
+        ))
+        .unwrap();
+        assert_eq!(t.queries, vec![spec("Net pay?", None, Some(&["*"]))]);
+    }
+
+    #[test]
+    fn bad_queries_are_reported_together() {
+        let v = violations(&with_input(
+            "SYNC",
+            serde_json::json!({"analyzeQueries": true, "query": "Gross pay?",
+            "queries": [
+                {"text": "  "},
+                {"text": "Wie hoch ist der Bruttolohn für März?"},
+                {"text": "Net pay?", "alias": "a".repeat(201)},
+                {"text": "Tax?", "pages": ["0", "2-1", "x", "1-*", "*"]},
+                {"text": "Gross pay?"},
+                {"text": "Bonus?", "alias": "net"},
+                {"text": "Overtime?", "alias": "net"},
+                {"text": "Pages?", "pages": []},
+                "not an object",
+                {"text": "Deductions?", "pages": [{"from": 1}]}
+            ]}),
+        ));
+        let chars = "must hold only ASCII letters, digits, spaces and punctuation (Textract's rule for queries); \
+                     found 'ü'";
+        let page = |p: &str| {
+            format!(
+                "'{p}' is not a page: use \"N\", \"N-M\" or \"N-*\" with pages from 1 to 3000, or \"*\" for every page"
+            )
+        };
+        let expected: Vec<(String, String)> = [
+            ("input.queries[8]", "must be an object {text, alias, pages}".to_string()),
+            (
+                "input.queries[9].pages",
+                "must be a list of page strings such as \"1\", \"2-4\" or \"*\"".to_string(),
+            ),
+            ("input.queries[0].text", "must not be blank".to_string()),
+            ("input.queries[1].text", chars.to_string()),
+            (
+                "input.queries[2].alias",
+                "size must be between 1 and 200 characters (Textract's limit for a query)".to_string(),
+            ),
+            ("input.queries[3].pages", page("0")),
+            ("input.queries[3].pages", page("2-1")),
+            ("input.queries[3].pages", page("x")),
+            (
+                "input.queries[3].pages",
+                "\"*\" (every page) must be the only element".to_string(),
+            ),
+            (
+                "input.queries[4].text",
+                "must be unique: 'Gross pay?' already names the query of input.query (the summary lists queries \
+                 by alias, or by text when there is none)"
+                    .to_string(),
+            ),
+            (
+                "input.queries[6].alias",
+                "must be unique: 'net' already names the query of input.queries[5].alias (the summary lists \
+                 queries by alias, or by text when there is none)"
+                    .to_string(),
+            ),
+            ("input.queries[7].pages", "must hold at least one page".to_string()),
+        ]
+        .into_iter()
+        .map(|(p, m)| (p.to_string(), m))
+        .collect();
+        assert_eq!(v, expected);
+    }
+
+    #[test]
+    fn queries_need_analyze_queries_and_fit_textracts_page_limit() {
+        let v = violations(&with_input(
+            "SYNC",
+            serde_json::json!({"analyzeTables": true, "queries": [{"text": "Gross pay?"}]}),
+        ));
+        assert_eq!(
+            v,
+            vec![(
+                "input.queries".to_string(),
+                "needs 'analyzeQueries' set to true (queries are asked only when it is)".to_string()
+            )]
+        );
+
+        let many = |n: usize, pages: &str| {
+            (0..n)
+                .map(|i| serde_json::json!({"text": format!("Question {i}?"), "pages": [pages]}))
+                .collect::<Vec<_>>()
+        };
+        // SYNC: 15 a page, input.query included.
+        let v = violations(&with_input(
+            "SYNC",
+            serde_json::json!({"analyzeQueries": true, "query": "Total?", "queries": many(15, "1")}),
+        ));
+        assert_eq!(
+            v,
+            vec![(
+                "input.queries".to_string(),
+                "asks 16 queries of page 1: Textract takes at most 15 queries a page in SYNC (input.query included)"
+                    .to_string()
+            )]
+        );
+        // A job: 30 a page; queries on different pages do not add up.
+        let mut spread = many(30, "1-2");
+        spread.extend(many(30, "3-*").into_iter().enumerate().map(|(i, mut q)| {
+            q["text"] = serde_json::json!(format!("Later {i}?"));
+            q
+        }));
+        assert!(run(&with_input(
+            "POLLING",
+            serde_json::json!({"analyzeQueries": true, "queries": spread}),
+        ))
+        .is_ok());
+        let mut crowded = many(29, "2-4");
+        crowded.push(serde_json::json!({"text": "Everywhere?", "pages": ["*"]}));
+        crowded.push(serde_json::json!({"text": "From three?", "pages": ["3-*"]}));
+        let v = violations(&with_input(
+            "ASYNC",
+            serde_json::json!({"analyzeQueries": true, "queries": crowded}),
+        ));
+        assert_eq!(
+            v,
+            vec![(
+                "input.queries".to_string(),
+                "asks 31 queries of page 3: Textract takes at most 30 queries a page in POLLING and ASYNC \
+                 (input.query included)"
+                    .to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn summary_and_blocks_options() {
+        let mut input: serde_json::Value =
+            serde_json::from_str(&with_input("SYNC", serde_json::json!({"analyzeTables": true}))).unwrap();
+        input["advanced"] = serde_json::json!({"summary": "true", "blocks": false});
+        let t = run(&input.to_string()).unwrap();
+        assert_eq!(
+            t.output,
+            OutputOptions {
+                summary: true,
+                blocks: false
+            }
+        );
+        input["advanced"] = serde_json::json!({"summary": "yes", "blocks": [true]});
+        let v = violations(&input.to_string());
+        assert_eq!(
+            v,
+            vec![("advanced.summary".to_string(), "must be true or false".to_string())]
+        );
     }
 }

@@ -6,7 +6,7 @@ use crate::aws::retry;
 use crate::aws::s3::S3Client;
 use crate::aws::textract::{
     self, DocumentLocation, GetDocumentAnalysisRequest, GetDocumentAnalysisResponse, NotificationChannel, OutputConfig,
-    QueriesConfig, S3Object, StartDocumentAnalysisRequest, StartDocumentAnalysisResponse,
+    QueriesConfig, QueryInput, S3Object, StartDocumentAnalysisRequest, StartDocumentAnalysisResponse,
 };
 use crate::camunda::document;
 use crate::camunda::validation::{Source, Task};
@@ -95,6 +95,21 @@ pub(crate) fn client_request_token(ctx: &mut Context<'_>, task: &Task) -> String
     }
 }
 
+/// The task's queries (`input.query`, then `input.queries`) as Textract's
+/// QueriesConfig, for AnalyzeDocument and StartDocumentAnalysis alike.
+pub(crate) fn queries_config(task: &Task) -> Option<QueriesConfig<'_>> {
+    QueriesConfig::from_queries(
+        task.queries
+            .iter()
+            .map(|q| QueryInput {
+                text: &q.text,
+                alias: q.alias.as_deref(),
+                pages: q.pages.as_deref(),
+            })
+            .collect(),
+    )
+}
+
 /// One StartDocumentAnalysis (with retries); returns the response and the job id.
 /// `with_async_options` adds JobTag, KMSKeyId, NotificationChannel and OutputConfig.
 pub(crate) fn start_job(
@@ -111,7 +126,7 @@ pub(crate) fn start_job(
             s3_object: document.s3_object(),
         },
         feature_types: &task.features,
-        queries_config: QueriesConfig::from_query(task.query.as_deref()),
+        queries_config: queries_config(task),
         client_request_token: Some(token),
         job_tag: o.job_tag.as_deref().filter(|_| with_async_options),
         kms_key_id: o.kms_key_id.as_deref().filter(|_| with_async_options),

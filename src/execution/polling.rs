@@ -4,12 +4,15 @@
 //!
 //! Pages are rendered to JSON as they arrive and only the rendered text is
 //! kept, so peak memory stays near twice the result, not the sum of every
-//! page's raw body, parsed form and output.
+//! page's raw body, parsed form and output. With `advanced.summary`, each page's
+//! blocks also go into the summary's compact form (a relationship may name a
+//! block of a later page); with `advanced.blocks: false` they are not rendered.
 
 use super::result_store::{self, StoredResult};
 use crate::aws::textract::{DocumentMetadata, GetDocumentAnalysisResponse, Warning};
 use crate::camunda::output::{self, JsonOut};
-use crate::camunda::validation::Task;
+use crate::camunda::summary::Collector;
+use crate::camunda::validation::{OutputOptions, Task};
 use crate::duration::human;
 use crate::error::{Error, Result};
 use crate::platform::http::HttpResponse;
@@ -120,9 +123,9 @@ pub(crate) fn finish(
             )))
         }
     }
-    let mut merged = Merged::default();
+    let mut merged = Merged::new(task.output);
     let mut next = merged.add(response, page);
-    result_store::check_size(ctx, task, merged.bytes)?;
+    result_store::check_size(ctx, task, merged.held())?;
     let mut pages = 1u32;
     // A hostile or broken service must not keep the loop going: a token seen
     // before, or more pages than any real job has, ends it.
@@ -148,7 +151,7 @@ pub(crate) fn finish(
         let response = super::job::get_page(ctx, task, job_id, Some(&token))?;
         pages += 1;
         next = merged.add(&response, super::job::parse_page(&response)?);
-        result_store::check_size(ctx, task, merged.bytes)?;
+        result_store::check_size(ctx, task, merged.held())?;
         if pages.is_multiple_of(10) {
             ctx.platform.progress(&format!(
                 "textract: job {job_id} results: page {pages}, {} blocks so far",
@@ -161,7 +164,15 @@ pub(crate) fn finish(
         merged.status.as_deref().unwrap_or(""),
         merged.blocks
     ));
-    let full = merged.render(None);
+    let full = if merged.collector.is_some() {
+        merged.finish_summary();
+        let full = merged.render(None);
+        // The summary was counted by its blocks while pages came; now by its text.
+        result_store::check_size(ctx, task, full.len())?;
+        full
+    } else {
+        merged.render(None)
+    };
     match result_store::store_if_too_large(ctx, task, &full, job_id, merged.blocks)? {
         Some(stored) => {
             drop(full);
@@ -175,6 +186,11 @@ pub(crate) fn finish(
 /// already rendered, and warnings.
 #[derive(Default)]
 struct Merged {
+    options: OutputOptions,
+    /// The summary's view of every page's blocks, while pages arrive.
+    collector: Option<Collector>,
+    /// `"summary":{...}`, once every page is in.
+    summary: Option<String>,
     response: Option<HttpResponse>,
     metadata: Option<DocumentMetadata>,
     status: Option<String>,
@@ -190,15 +206,33 @@ struct Merged {
 }
 
 impl Merged {
+    fn new(options: OutputOptions) -> Self {
+        Merged {
+            options,
+            collector: options.summary.then(Collector::new),
+            ..Merged::default()
+        }
+    }
+
+    /// The bytes held for the result so far: rendered blocks and the summary's blocks.
+    fn held(&self) -> usize {
+        self.bytes + self.collector.as_ref().map_or(0, Collector::approx_bytes)
+    }
+
     /// Takes in one page (rendering its blocks at once); returns its NextToken.
     fn add(&mut self, response: &HttpResponse, page: GetDocumentAnalysisResponse<'_>) -> Option<String> {
         if let Some(blocks) = page.blocks.as_deref().filter(|b| !b.is_empty()) {
-            let mut out = JsonOut::with_capacity(blocks.len() * 700);
-            output::write_blocks(&mut out, blocks, true);
-            out.buf.shrink_to_fit();
             self.blocks += blocks.len();
-            self.bytes += out.buf.len();
-            self.fragments.push(out.buf);
+            if self.options.blocks {
+                let mut out = JsonOut::with_capacity(blocks.len() * 700);
+                output::write_blocks(&mut out, blocks, true);
+                out.buf.shrink_to_fit();
+                self.bytes += out.buf.len();
+                self.fragments.push(out.buf);
+            }
+            if let Some(collector) = &mut self.collector {
+                collector.add(blocks);
+            }
         }
         if let Some(warnings) = page.warnings {
             let merged = self.warnings.get_or_insert_with(Vec::new);
@@ -221,14 +255,26 @@ impl Merged {
         page.next_token.filter(|t| !t.is_empty())
     }
 
-    /// The POLLING result; with `stored`, a summary whose blocks live in S3.
+    /// Renders the summary once every page is in, and frees its blocks.
+    fn finish_summary(&mut self) {
+        if let Some(collector) = self.collector.take() {
+            let mut out = JsonOut::with_capacity(collector.approx_bytes() / 2);
+            collector.write(&mut out);
+            out.buf.shrink_to_fit();
+            self.summary = Some(out.buf);
+        }
+    }
+
+    /// The POLLING result; with `stored`, one whose blocks live in S3.
     fn render(&self, stored: Option<&StoredResult>) -> String {
-        let blocks_len: usize = if stored.is_some() {
-            0
-        } else {
+        let with_blocks = stored.is_none() && self.options.blocks;
+        let blocks_len: usize = if with_blocks {
             self.fragments.iter().map(|f| f.len() + 1).sum()
+        } else {
+            0
         };
-        let mut out = JsonOut::with_capacity(blocks_len + 2048);
+        let summary_len = self.summary.as_ref().map_or(0, String::len);
+        let mut out = JsonOut::with_capacity(blocks_len + summary_len + 2048);
         out.raw("{");
         if let Some(response) = &self.response {
             output::write_sdk_metadata(&mut out, response);
@@ -243,7 +289,7 @@ impl Merged {
         out.null();
         out.raw(",");
         out.key("blocks");
-        if stored.is_some() {
+        if !with_blocks {
             out.null();
         } else {
             out.raw("[");
@@ -263,11 +309,68 @@ impl Merged {
         out.raw(",");
         out.key("analyzeDocumentModelVersion");
         out.opt_str(self.model_version.as_deref());
+        if let Some(summary) = &self.summary {
+            out.raw(",");
+            out.raw(summary);
+        }
         if let Some(stored) = stored {
             out.raw(",");
             stored.write(&mut out);
         }
         out.raw("}");
         out.buf
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::execute;
+    use crate::platform::fake::FakeHost;
+    use crate::platform::http::HttpResponse;
+    use serde_json::{json, Value};
+
+    /// FETCH over two result pages: a KEY on the first, its VALUE and words on the second.
+    fn fetch(advanced: Value) -> String {
+        let input = json!({
+            "authentication": {"accessKey": "AKIDEXAMPLE", "secretKey": "secret"},
+            "configuration": {"region": "us-east-1"},
+            "input": {"executionType": "FETCH", "jobId": "job-1"},
+            "advanced": advanced
+        });
+        let page = |body: Value| {
+            Ok(HttpResponse {
+                status: 200,
+                headers: vec![],
+                body: body.to_string().into_bytes(),
+            })
+        };
+        let mut host = FakeHost::answering(vec![
+            page(json!({"JobStatus": "SUCCEEDED", "NextToken": "t2", "Blocks": [
+                {"BlockType": "PAGE", "Id": "p1", "Page": 1},
+                {"BlockType": "KEY_VALUE_SET", "Id": "k", "Page": 1, "EntityTypes": ["KEY"], "Confidence": 90.0,
+                 "Relationships": [{"Type": "VALUE", "Ids": ["v"]}, {"Type": "CHILD", "Ids": ["w1"]}]}]})),
+            page(json!({"JobStatus": "SUCCEEDED", "Blocks": [
+                {"BlockType": "KEY_VALUE_SET", "Id": "v", "Page": 1, "EntityTypes": ["VALUE"], "Confidence": 80.0,
+                 "Relationships": [{"Type": "CHILD", "Ids": ["w2"]}]},
+                {"BlockType": "WORD", "Id": "w1", "Page": 1, "Text": "Total:"},
+                {"BlockType": "WORD", "Id": "w2", "Page": 1, "Text": "12.00"}]})),
+        ]);
+        host.run(|ctx| execute(ctx, &input.to_string())).unwrap()
+    }
+
+    #[test]
+    fn the_summary_reads_relationships_across_result_pages() {
+        let plain = fetch(json!({}));
+        assert!(!plain.contains("\"summary\""));
+        let with_summary = fetch(json!({"summary": true}));
+        let summary = r#""summary":{"pages":[{"page":1,"lines":[],"layout":null}],"keyValues":[{"key":"Total:","value":"12.00","keyConfidence":90.0,"valueConfidence":80.0,"page":1,"selected":null}],"tables":[],"queries":{},"signatures":[]}"#;
+        assert_eq!(
+            with_summary,
+            format!("{},{summary}}}", plain.strip_suffix('}').unwrap())
+        );
+        let v: Value = serde_json::from_str(&fetch(json!({"summary": true, "blocks": false}))).unwrap();
+        assert_eq!(v["blocks"], Value::Null);
+        assert_eq!(v["summary"]["keyValues"][0]["value"], "12.00");
+        assert_eq!(v["nextToken"], Value::Null);
     }
 }

@@ -19,6 +19,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 import camunda_shape  # noqa: E402
+import summary_shape  # noqa: E402
 from botocore_signer import ACCESS_KEY, SECRET_KEY, sign  # noqa: E402
 
 TESTS = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
@@ -82,10 +83,10 @@ def textract_call(operation, body_obj, region, *, endpoint=None, token=None, acc
             "body": {"json": body_obj}, "expectSigned": signed}
 
 
-def analyze_body(document, features, query=None):
+def analyze_body(document, features, query=None, queries=None):
     body = {"Document": document, "FeatureTypes": features}
-    if query:
-        body["QueriesConfig"] = {"Queries": [{"Text": query}]}
+    if query or queries:
+        body["QueriesConfig"] = {"Queries": ([{"Text": query}] if query else []) + list(queries or [])}
     return body
 
 
@@ -359,10 +360,10 @@ def transient(answer):
     return status in (500, 502, 503, 504, 429) or code in ("ThrottlingException", "ProvisionedThroughputExceededException")
 
 
-def start_body(token, features=("TABLES", "FORMS"), extra=None, query=None, location=None):
+def start_body(token, features=("TABLES", "FORMS"), extra=None, query=None, location=None, queries=None):
     body = {"DocumentLocation": location or s3_doc(), "FeatureTypes": list(features)}
-    if query:
-        body["QueriesConfig"] = {"Queries": [{"Text": query}]}
+    if query or queries:
+        body["QueriesConfig"] = {"Queries": ([{"Text": query}] if query else []) + list(queries or [])}
     body["ClientRequestToken"] = token
     body.update(extra or {})
     return body
@@ -398,7 +399,8 @@ def polling_input(**extra):
 
 
 def job_scenario(name, description, inp, steps, *, expected_pages=None, error=None, timeline=None,
-                 start_location=None, documents=None, options=None):
+                 start_location=None, documents=None, options=None, start_features=("TABLES", "FORMS"),
+                 start_queries=None):
     """steps: ("start" | "poll" | "page", (status, body)[, next_token]) in order. Retries
     of a transient failure are consecutive steps of the same kind; their waits and
     the poll waits move the timeline, and each request is signed at its time."""
@@ -417,7 +419,9 @@ def job_scenario(name, description, inp, steps, *, expected_pages=None, error=No
         if kind == "s3":
             req = step[2](tl.when(), token)
         elif kind == "start":
-            req = textract_call("StartDocumentAnalysis", start_body(token, location=start_location), "us-east-1",
+            req = textract_call("StartDocumentAnalysis",
+                                start_body(token, start_features, location=start_location, queries=start_queries),
+                                "us-east-1",
                                 when=tl.when())
         else:
             req = textract_call("GetDocumentAnalysis", get_body(step[2] if kind == "page" else None), "us-east-1",
@@ -1053,6 +1057,81 @@ scenario("chain-nothing-found", "Every source fails: the error lists each one an
                   "env": {"AWS_SECRET_ACCESS_KEY": "TOPSECRET/never/printed", "AWS_WEB_IDENTITY_TOKEN_FILE": "tokens/web",
                           "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/textract-web"}},
          files={"aws/config": b"[default]\nregion = us-east-1\n", "tokens/web": b"expired-token"})
+
+
+# ---- the summary (issue 13) ----------------------------------------------------------------------------
+# Expected summaries come from summary_shape.py, an independent model of the README's rules.
+
+def with_summary(name, blocks):
+    expected = SCENARIOS[name]["expected"]
+    expected["summary"] = summary_shape.summary(blocks)
+
+
+paystub = fixture("paystub-response.json")
+summary_in = base_input(analyzeTables=True, analyzeForms=True, analyzeQueries=True, analyzeSignatures=True,
+                        analyzeLayout=True, query=q)
+summary_in["advanced"] = {"summary": True}
+sync_ok("sync-summary-paystub", "advanced.summary on the pay stub (all five features): Camunda's fields unchanged, "
+        "then the summary: lines and layout, key-values, tables, queries by alias, the signature",
+        summary_in, textract_call("AnalyzeDocument", analyze_body(s3_doc(), ALL5, q), "us-east-1"),
+        "paystub-response.json", "req-sync-summary-0001")
+with_summary("sync-summary-paystub", paystub["Blocks"])
+
+form1005 = fixture("form1005-response.json")
+no_blocks = base_input(analyzeTables=True, analyzeForms=True, analyzeQueries=True, analyzeSignatures=True,
+                       analyzeLayout=True, query="What is the form type?")
+no_blocks["advanced"] = {"summary": True, "blocks": False}
+sync_ok("sync-summary-without-blocks", "advanced.blocks false: blocks null, the summary of the 1,045-block form "
+        "alone (a result that fits a process variable)", no_blocks,
+        textract_call("AnalyzeDocument", analyze_body(s3_doc(), ALL5, "What is the form type?"), "us-east-1"),
+        "form1005-response.json", "req-sync-noblocks-0001")
+SCENARIOS["sync-summary-without-blocks"]["expected"]["blocks"] = None
+with_summary("sync-summary-without-blocks", form1005["Blocks"])
+
+table_pages = split_pages("gib_multi_page_table_merge.json")
+table_in = polling_input()
+table_in["advanced"] = {"summary": True}
+job_scenario("polling-summary-multi-page-table", "POLLING with the summary over three result pages of a table "
+             "that Textract split across pages: each page's part is its own table, as Textract sent it",
+             table_in, [("start", STARTED), ("poll", (200, table_pages[0])),
+                        ("page", (200, table_pages[1]), table_pages[0]["NextToken"]),
+                        ("page", (200, table_pages[2]), table_pages[1]["NextToken"])],
+             expected_pages=table_pages)
+with_summary("polling-summary-multi-page-table", [b for p in table_pages for b in p["Blocks"]])
+
+query_pages = split_pages("queries_sample.json")
+QUERIES = []
+for b in fixture("queries_sample.json")["Blocks"]:
+    if b["BlockType"] == "QUERY":
+        entry = {"text": b["Query"]["Text"], "alias": b["Query"]["Alias"]}
+        if len(QUERIES) % 3 == 1:
+            entry["pages"] = ["1"]
+        elif len(QUERIES) % 3 == 2:
+            entry["pages"] = ["*"]
+        QUERIES.append(entry)
+queries_in = base_input(executionType="POLLING", analyzeQueries=True, queries=QUERIES)
+queries_in["advanced"] = {"summary": True}
+job_scenario("polling-summary-queries", "Nine queries with aliases and pages (input.queries) go to "
+             "StartDocumentAnalysis as Textract's Query shape; the summary answers them by alias, one without an "
+             "answer", queries_in, [("start", STARTED), ("poll", (200, query_pages[0]))],
+             expected_pages=query_pages, start_features=("QUERIES",),
+             start_queries=[{k.capitalize(): v for k, v in entry.items()} for entry in QUERIES])
+with_summary("polling-summary-queries", query_pages[0]["Blocks"])
+
+validation("validation-queries", "input.queries: a blank text, a character Textract refuses, an alias used twice, "
+           "a page that is no page",
+           base_input(analyzeQueries=True, queries=[
+               {"text": " "}, {"text": "Wie hoch ist der Bruttolohn für März?", "alias": "brutto"},
+               {"text": "What is the net pay?", "alias": "net", "pages": ["1"]},
+               {"text": "What is the gross pay?", "alias": "net"},
+               {"text": "What is the tax?", "pages": ["0"]}]),
+           [("input.queries[0].text", BLANK),
+            ("input.queries[1].text", "must hold only ASCII letters, digits, spaces and punctuation (Textract's "
+                                      "rule for queries); found 'ü'"),
+            ("input.queries[3].alias", "must be unique: 'net' already names the query of input.queries[2].alias "
+                                       "(the summary lists queries by alias, or by text when there is none)"),
+            ("input.queries[4].pages", "'0' is not a page: use \"N\", \"N-M\" or \"N-*\" with pages from 1 to "
+                                       "3000, or \"*\" for every page")])
 
 
 def write_all():
