@@ -29,7 +29,7 @@ demo: component host
 	@echo "== SYNC analysis of a pay stub (S3, all five features and a query), replayed from a recording"
 	$(HOST) run --input examples/sync-paystub/input.json --replay examples/sync-paystub/cassette.json \
 	  --summary --output target/demo-result.json
-	@echo "(the full Camunda-shaped result is in target/demo-result.json)"
+	@echo "(the full Camunda-shaped result, with the summary the CLI asked for, is in target/demo-result.json)"
 
 test: component fixture layout
 	$(CARGO) test --workspace

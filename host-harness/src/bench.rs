@@ -520,6 +520,58 @@ fn main() {
         );
     }
 
+    // What `advanced.summary` (issue 13) costs on this call: the plain and the
+    // summarised input side by side, in the component (a) and natively (b).
+    {
+        let summarised = {
+            let mut v: Value = serde_json::from_str(&input).unwrap();
+            v["advanced"] = json!({"summary": true});
+            v.to_string()
+        };
+        let component = |input: &str| {
+            let replayer = Arc::new(Mutex::new(Replayer::new(cassette.clone(), ".".into())));
+            let e = rt
+                .block_on(harness.execute(
+                    input,
+                    ExecOptions::replay(
+                        Mode::Replay(replayer),
+                        EgressPolicy::implied_by(input),
+                        ExecutionClock::pinned(start),
+                    ),
+                ))
+                .unwrap();
+            assert!(e.outcome.is_ok(), "{:?}", e.outcome);
+        };
+        let (a_plain, _) = measure(iterations, 10, || component(&input));
+        let (a_summary, a_cpu) = measure(iterations, 10, || component(&summarised));
+        let (b_plain, _) = measure(iterations, 10, || native_call(&input, &body_bytes));
+        let (b_summary, b_cpu) = measure(iterations, 10, || native_call(&summarised, &body_bytes));
+        let cost = |with: &Stats, without: &Stats| {
+            let (w, o) = (with.median.as_secs_f64(), without.median.as_secs_f64());
+            format!("{:+.2} ms ({:+.0}%)", (w - o) * 1e3, (w / o - 1.0) * 100.0)
+        };
+        r.row(
+            "(a) component, with advanced.summary",
+            format!(
+                "{} | CPU {:.2} ms/call",
+                triple(&a_summary),
+                a_cpu * 1e3 / iterations as f64
+            ),
+        );
+        r.row(
+            "(b) the same core natively, with advanced.summary",
+            format!(
+                "{} | CPU {:.2} ms/call",
+                triple(&b_summary),
+                b_cpu * 1e3 / iterations as f64
+            ),
+        );
+        r.row(
+            "the summary's cost, median against plain: (a) | (b)",
+            format!("{} | {}", cost(&a_summary, &a_plain), cost(&b_summary, &b_plain)),
+        );
+    }
+
     let port = serve(body.clone());
     let endpoint = format!("http://127.0.0.1:{port}");
     let live_input = sync_input(Some(&endpoint));

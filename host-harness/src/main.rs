@@ -161,6 +161,8 @@ struct RunArgs {
     #[arg(long)]
     pretty: bool,
     /// Print a short human summary instead of the JSON (the full result goes to --output).
+    /// Sets `advanced.summary: true` in the input: the connector's own summary is what is
+    /// shown, and the result written to --output carries it too.
     #[arg(long)]
     summary: bool,
     /// Also write the result (or error) JSON to this file.
@@ -259,6 +261,11 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
     let input = match outcome::input_text(bytes) {
         Ok(text) => text,
         Err(e) => return report(&args, Err(e)),
+    };
+    // The human summary is the connector's own `summary` object, laid out.
+    let input = match args.summary {
+        true => textract_host::cli::summary::ask_for_summary(&input).unwrap_or(input),
+        false => input,
     };
     let harness = Harness::load_with(&component_path(args.component.clone())?, args.sandbox.settings()?)?;
     let policy = args.sandbox.policy(&input);
