@@ -14,7 +14,8 @@
 //! 4. a POLLING merge of 100 pages × 1,000 blocks, replayed;
 //! 5. `run-many` over replayed SYNC inputs at concurrency 1, 2 and 4.
 //!
-//! `--quick` runs a reduced version (no SDK build, fewer iterations) for CI.
+//! `--quick` runs a reduced version (no SDK build, fewer iterations) for CI;
+//! `--sync` runs only the size and section 3, to try one lever at a time.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::{json, Value};
@@ -344,6 +345,8 @@ fn main() {
         return native_once();
     }
     let quick = std::env::args().any(|a| a == "--quick");
+    // `--sync`: sizes and section 3 only, for trying one lever at a time.
+    let only_sync = std::env::args().any(|a| a == "--sync");
     let profile = if cfg!(debug_assertions) {
         "debug host (figures are not representative)"
     } else {
@@ -380,58 +383,60 @@ fn main() {
     let imports = harness.imports();
     r.row("imports", format!("{}: {}", imports.len(), imports.join(", ")));
 
-    // 2. Start-up.
-    r.section("2. Start-up");
-    r.row("compile the component (Cranelift) and link", ms(compile_time));
-    let cwasm = std::env::temp_dir().join(format!("textract-bench-{}.cwasm", std::process::id()));
-    Harness::compile(&component, &cwasm, &EngineSettings::default()).unwrap();
-    let (load, _) = measure(if quick { 3 } else { 10 }, 1, || {
-        Harness::load_with(&cwasm, EngineSettings::default()).unwrap();
-    });
-    r.row(
-        "load a precompiled .cwasm and link",
-        format!("median {}", ms(load.median)),
-    );
-    let n = if quick { 200 } else { 2000 };
-    let mut medians = Vec::new();
-    for pooling in [true, false] {
-        let h = Harness::load_with(
-            &cwasm,
-            EngineSettings {
-                pooling,
-                ..EngineSettings::default()
-            },
-        )
-        .unwrap();
-        let (s, _) = measure(n, 100, || rt.block_on(h.instantiate_only()).unwrap());
-        medians.push(s.median);
+    if !only_sync {
+        // 2. Start-up.
+        r.section("2. Start-up");
+        r.row("compile the component (Cranelift) and link", ms(compile_time));
+        let cwasm = std::env::temp_dir().join(format!("textract-bench-{}.cwasm", std::process::id()));
+        Harness::compile(&component, &cwasm, &EngineSettings::default()).unwrap();
+        let (load, _) = measure(if quick { 3 } else { 10 }, 1, || {
+            Harness::load_with(&cwasm, EngineSettings::default()).unwrap();
+        });
         r.row(
-            &format!(
-                "instantiate, {} ({n}×)",
-                if pooling { "pooling allocator" } else { "on demand" }
-            ),
+            "load a precompiled .cwasm and link",
+            format!("median {}", ms(load.median)),
+        );
+        let n = if quick { 200 } else { 2000 };
+        let mut medians = Vec::new();
+        for pooling in [true, false] {
+            let h = Harness::load_with(
+                &cwasm,
+                EngineSettings {
+                    pooling,
+                    ..EngineSettings::default()
+                },
+            )
+            .unwrap();
+            let (s, _) = measure(n, 100, || rt.block_on(h.instantiate_only()).unwrap());
+            medians.push(s.median);
+            r.row(
+                &format!(
+                    "instantiate, {} ({n}×)",
+                    if pooling { "pooling allocator" } else { "on demand" }
+                ),
+                format!(
+                    "median {} / p99 {} (min {}, max {})",
+                    us(s.median),
+                    us(s.p99),
+                    us(s.min),
+                    us(s.max)
+                ),
+            );
+        }
+        r.row(
+            "pooled / on-demand (median)",
             format!(
-                "median {} / p99 {} (min {}, max {})",
-                us(s.median),
-                us(s.p99),
-                us(s.min),
-                us(s.max)
+                "{:.2}× (pooled target ≤ 50 µs: {})",
+                medians[0].as_secs_f64() / medians[1].as_secs_f64(),
+                if medians[0] <= Duration::from_micros(50) {
+                    "met"
+                } else {
+                    "missed"
+                }
             ),
         );
+        std::fs::remove_file(&cwasm).ok();
     }
-    r.row(
-        "pooled / on-demand (median)",
-        format!(
-            "{:.2}× (pooled target ≤ 50 µs: {})",
-            medians[0].as_secs_f64() / medians[1].as_secs_f64(),
-            if medians[0] <= Duration::from_micros(50) {
-                "met"
-            } else {
-                "missed"
-            }
-        ),
-    );
-    std::fs::remove_file(&cwasm).ok();
 
     // 3. SYNC call cost.
     r.section("3. SYNC call, 1,045-block AnalyzeDocument response");
@@ -518,6 +523,11 @@ fn main() {
             "(a)/(b) over the rounds: fresh | warm",
             format!("{} | {}", spread(|x| x.0), spread(|x| x.1)),
         );
+    }
+
+    if only_sync {
+        write_report(&r, "target/bench-sync.txt");
+        return;
     }
 
     // What `advanced.summary` (issue 13) costs on this call: the plain and the
@@ -712,12 +722,18 @@ fn main() {
     }
     r.row("target", "≥ 1,000 executions/s (see the rows above)".into());
 
-    let report = r.lines.join("\n") + "\n";
-    let path = workspace().join(if quick {
-        "target/bench-quick.txt"
-    } else {
-        "target/bench.txt"
-    });
-    std::fs::write(&path, report).ok();
+    write_report(
+        &r,
+        if quick {
+            "target/bench-quick.txt"
+        } else {
+            "target/bench.txt"
+        },
+    );
+}
+
+fn write_report(r: &Report, relative: &str) {
+    let path = workspace().join(relative);
+    std::fs::write(&path, r.lines.join("\n") + "\n").ok();
     println!("\n(report written to {})", path.display());
 }
