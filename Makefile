@@ -1,7 +1,9 @@
 # textract-connector: the front door. `make demo` and `make test` work on a fresh clone.
 CARGO      ?= cargo
 WASM_TARGET = wasm32-wasip2
-COMPONENT   = target/$(WASM_TARGET)/release/textract_connector.wasm
+# cargo's output, and the component as it ships (post-optimised when jco is there).
+COMPONENT_RAW = target/$(WASM_TARGET)/release/textract_connector.wasm
+COMPONENT   = target/component/textract_connector.wasm
 FIXTURE     = target/$(WASM_TARGET)/release/sandbox_guest.wasm
 HOST        = target/debug/textract-host
 JCO        ?= $(firstword $(wildcard target/tools/node_modules/.bin/jco) $(shell command -v jco 2>/dev/null))
@@ -24,12 +26,14 @@ target:
 # size back where it can.
 component: target
 	CARGO_PROFILE_RELEASE_OPT_LEVEL=3 $(CARGO) build -p textract-connector --target $(WASM_TARGET) --release
-	@if [ -z "$(JCO)" ]; then \
+	@mkdir -p $(dir $(COMPONENT))
+	@if [ -f $(COMPONENT) ] && [ ! $(COMPONENT_RAW) -nt $(COMPONENT) ]; then :; \
+	elif [ -z "$(JCO)" ]; then \
 	  echo "component: not post-optimised (\`make tools\` installs jco and its wasm-opt)"; \
-	elif [ $(COMPONENT) -nt $(COMPONENT).optimized ]; then \
-	  $(JCO) opt $(COMPONENT) -q -o $(COMPONENT).tmp -- $(WASM_OPT_FLAGS) && \
-	  python3 tools/strip_custom_sections.py $(COMPONENT).tmp $(COMPONENT).stripped && \
-	  mv $(COMPONENT).stripped $(COMPONENT) && rm -f $(COMPONENT).tmp && touch $(COMPONENT).optimized; \
+	  cp $(COMPONENT_RAW) $(COMPONENT); \
+	else \
+	  $(JCO) opt $(COMPONENT_RAW) -q -o $(COMPONENT).tmp -- $(WASM_OPT_FLAGS) && \
+	  python3 tools/strip_custom_sections.py $(COMPONENT).tmp $(COMPONENT) && rm -f $(COMPONENT).tmp; \
 	fi
 	@ls -l $(COMPONENT) | awk '{print "component: " $$5 " bytes"}'
 

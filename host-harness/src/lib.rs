@@ -16,12 +16,12 @@ pub mod transport;
 
 use std::path::PathBuf;
 
-/// The workspace's release build of the component, which `make` produces.
+/// The component as `make component` ships it (cargo's release build, post-optimised).
 pub fn default_component_path() -> PathBuf {
     if let Ok(path) = std::env::var("TEXTRACT_COMPONENT") {
         return PathBuf::from(path);
     }
-    workspace_root().join("target/wasm32-wasip2/release/textract_connector.wasm")
+    workspace_root().join("target/component/textract_connector.wasm")
 }
 
 /// The folder holding the workspace `Cargo.toml`: found next to the running
