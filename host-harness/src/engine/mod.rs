@@ -273,6 +273,8 @@ pub struct EngineSettings {
     pub pool_size: u32,
     /// The largest linear memory a slot holds; executions may be capped lower.
     pub max_memory: usize,
+    /// Linear memory a pool slot keeps resident (zeroed in place) between executions.
+    pub keep_resident: usize,
 }
 
 impl Default for EngineSettings {
@@ -281,6 +283,7 @@ impl Default for EngineSettings {
             pooling: true,
             pool_size: 64,
             max_memory: Limits::default().max_memory,
+            keep_resident: KEEP_RESIDENT_BYTES,
         }
     }
 }
@@ -346,7 +349,7 @@ impl Harness {
                 // back to the kernel: the next execution does not fault them in
                 // again (727 page faults per SYNC call without it). Zeroed all the
                 // same, so nothing passes from one tenant to the next.
-                .linear_memory_keep_resident(KEEP_RESIDENT_BYTES.min(settings.max_memory));
+                .linear_memory_keep_resident(settings.keep_resident.min(settings.max_memory));
             config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
         config
