@@ -11,7 +11,7 @@ JCO        ?= $(firstword $(wildcard target/tools/node_modules/.bin/jco) $(shell
 WASM_OPT_FLAGS = -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
                  --enable-mutable-globals --enable-multivalue --enable-reference-types
 
-.PHONY: demo test layout tools component fixture host target bench bench-quick sdk-baseline fuzz clean
+.PHONY: demo test layout tools component fixture host target bench bench-quick sdk-baseline fuzz test-jco clean
 
 # Idempotent: adds the wasm target to the toolchain named in rust-toolchain.toml.
 target:
@@ -61,6 +61,13 @@ demo: component host
 test: component fixture layout
 	$(CARGO) test --workspace
 	@if [ -n "$$TEXTRACT_MOTO_CONFIG" ]; then $(CARGO) test -p textract-host --test moto -- --ignored; else echo "moto tests: skipped (TEXTRACT_MOTO_CONFIG is not set)"; fi
+
+# jco as a second runtime: every replayable scenario through the shipped component
+# transpiled by jco (Node 20+, installed by `make tools`), compared byte for byte
+# with textract-host's result (tests/jco/run.mjs; README "A second runtime: jco").
+test-jco: component host
+	@test -x target/tools/node_modules/.bin/jco || { echo "test-jco: jco is not installed; run \`make tools\`"; exit 1; }
+	node tests/jco/run.mjs
 
 # The long fuzzing run: a million generated hostile inputs through the connector's
 # core natively (tests/fuzz.rs; `make test` runs 20,000 of them). Prints the counts
