@@ -26,6 +26,9 @@
 //! written under `target/tmp/fuzz-failures/`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "support/fuzz.rs"]
+mod support;
+
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
@@ -36,6 +39,7 @@ use std::panic::{catch_unwind, panic_any, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::{mpsc, Arc, Mutex, Once};
 use std::time::{Duration, Instant, SystemTime};
+use support::{clip, env_number, mix, Rng};
 use textract_connector::error::{Error, ErrorKind};
 use textract_connector::platform::documents::{DocumentStore, StoreError};
 use textract_connector::platform::http::{HttpClient, HttpRequest, HttpResponse};
@@ -57,39 +61,6 @@ const DEEP: usize = 2_000;
 const SYNC_LIMIT_PLUS_ONE: usize = 10 * 1024 * 1024 + 1;
 
 // ---- randomness -------------------------------------------------------------
-
-/// splitmix64: tiny, fast, and every case is reproducible from (seed, index).
-#[derive(Clone)]
-struct Rng(u64);
-
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        mix(self.0)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
 
 fn case_seed(seed: u64, index: usize) -> u64 {
     mix(seed ^ mix(index as u64 + 1))
@@ -1664,15 +1635,6 @@ fn describe(req: &HttpRequest) -> String {
     format!("{} {what} {}", req.method, clip(&req.url, 160))
 }
 
-fn clip(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        format!("{s:?}")
-    } else {
-        let head: String = s.chars().take(n).collect();
-        format!("{head:?}… ({} bytes)", s.len())
-    }
-}
-
 /// What wasi-http refuses when the component builds the request (`Fields::from_list`,
 /// `set-authority`, `set-path-with-query`): the component reports each as `internal`.
 /// Conservative: only what `http` 1.x and Wasmtime 48 reject for certain.
@@ -2538,15 +2500,6 @@ fn fuzz(world: &World, seed: u64, cases: usize, shrink_failures: bool, progress:
         tally,
         failures,
         elapsed,
-    }
-}
-
-fn env_number(name: &str) -> Option<u64> {
-    let raw = std::env::var(name).ok()?;
-    let raw = raw.trim().replace('_', "");
-    match raw.strip_prefix("0x") {
-        Some(hex) => u64::from_str_radix(hex, 16).ok(),
-        None => raw.parse().ok(),
     }
 }
 

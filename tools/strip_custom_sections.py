@@ -8,20 +8,11 @@ usage: strip_custom_sections.py IN OUT
 """
 import sys
 
+from wasm_size_report import leb
+
 COMPONENT_LAYER = b"\x0d\x00\x01\x00"  # version 0x0d, layer 1
 CORE_MODULE_SECTION = 1  # in a component: an embedded core module
 NESTED_COMPONENT_SECTION = 4
-
-
-def leb(data, i):
-    result = shift = 0
-    while True:
-        byte = data[i]
-        i += 1
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            return result, i
 
 
 def enc(n):

@@ -242,6 +242,29 @@ fn measure(n: usize, warm: usize, mut f: impl FnMut()) -> (Stats, f64) {
     (stats(times), cpu_seconds() - cpu)
 }
 
+/// One SYNC execution of the component, replayed from `cassette`; its timings.
+fn replay_sync(
+    rt: &tokio::runtime::Runtime,
+    harness: &Harness,
+    input: &str,
+    cassette: &Cassette,
+    start: u64,
+) -> Timings {
+    let replayer = Arc::new(Mutex::new(Replayer::new(cassette.clone(), ".".into())));
+    let e = rt
+        .block_on(harness.execute(
+            input,
+            ExecOptions::replay(
+                Mode::Replay(replayer),
+                EgressPolicy::implied_by(input),
+                ExecutionClock::pinned(start),
+            ),
+        ))
+        .unwrap();
+    assert!(e.outcome.is_ok(), "{:?}", e.outcome);
+    e.timings
+}
+
 /// One SYNC execution of the core, natively, on the recorded body.
 fn native_call(input: &str, body: &[u8]) {
     let mut http = NativeHttp(body.to_vec());
@@ -457,19 +480,7 @@ fn main() {
     for round in 1..=rounds {
         let mut parts: Vec<Timings> = Vec::new();
         let (a, a_cpu) = measure(iterations, 10, || {
-            let replayer = Arc::new(Mutex::new(Replayer::new(cassette.clone(), ".".into())));
-            let e = rt
-                .block_on(harness.execute(
-                    &input,
-                    ExecOptions::replay(
-                        Mode::Replay(replayer),
-                        EgressPolicy::implied_by(&input),
-                        ExecutionClock::pinned(start),
-                    ),
-                ))
-                .unwrap();
-            assert!(e.outcome.is_ok(), "{:?}", e.outcome);
-            parts.push(e.timings);
+            parts.push(replay_sync(&rt, &harness, &input, &cassette, start));
         });
         let (b, b_cpu) = measure(iterations, 10, || native_call(&input, &body_bytes));
         let fresh = fresh_native(if quick { 5 } else { 40 });
@@ -528,18 +539,7 @@ fn main() {
     )
     .unwrap();
     let (a0, _) = measure(iterations, 10, || {
-        let replayer = Arc::new(Mutex::new(Replayer::new(cassette.clone(), ".".into())));
-        let e = rt
-            .block_on(cold.execute(
-                &input,
-                ExecOptions::replay(
-                    Mode::Replay(replayer),
-                    EgressPolicy::implied_by(&input),
-                    ExecutionClock::pinned(start),
-                ),
-            ))
-            .unwrap();
-        assert!(e.outcome.is_ok(), "{:?}", e.outcome);
+        replay_sync(&rt, &cold, &input, &cassette, start);
     });
     r.row(
         "(a) with nothing kept resident in the pool",
@@ -576,18 +576,7 @@ fn main() {
             v.to_string()
         };
         let component = |input: &str| {
-            let replayer = Arc::new(Mutex::new(Replayer::new(cassette.clone(), ".".into())));
-            let e = rt
-                .block_on(harness.execute(
-                    input,
-                    ExecOptions::replay(
-                        Mode::Replay(replayer),
-                        EgressPolicy::implied_by(input),
-                        ExecutionClock::pinned(start),
-                    ),
-                ))
-                .unwrap();
-            assert!(e.outcome.is_ok(), "{:?}", e.outcome);
+            replay_sync(&rt, &harness, input, &cassette, start);
         };
         let (a_plain, _) = measure(iterations, 10, || component(&input));
         let (a_summary, a_cpu) = measure(iterations, 10, || component(&summarised));

@@ -15,6 +15,9 @@
 //! `FUZZ_ONLY=N` runs case N alone.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../../tests/support/fuzz.rs"]
+mod support;
+
 mod common;
 
 use serde_json::{json, Value};
@@ -23,6 +26,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use support::{clip, env_number, Rng};
 use textract_host::engine::sandbox::{Grants, RuntimeMode};
 use textract_host::engine::{ExecOptions, ExecutionClock};
 use textract_host::limits::Limits;
@@ -35,32 +39,6 @@ const DEFAULT_SEED: u64 = 0x7E57_F022_2026_0010;
 const DEFAULT_CASES: usize = 2_000;
 /// Far above what a replayed execution needs (milliseconds), far below a real hang.
 const TIME_LIMIT: Duration = Duration::from_secs(20);
-
-/// splitmix64: every case is reproducible from (seed, index).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
 
 /// A scenario folder: its input and what its runtime needs.
 struct Seed {
@@ -421,15 +399,6 @@ fn generate(seeds: &[Seed], seed: u64, index: usize) -> Case {
     }
 }
 
-fn clip(s: &str, n: usize) -> String {
-    let head: String = s.chars().take(n).collect();
-    if head.len() < s.len() {
-        format!("{head:?}… ({} bytes)", s.len())
-    } else {
-        format!("{head:?}")
-    }
-}
-
 fn options(s: &Seed, case: &Case) -> ExecOptions {
     let cassette = match (&s.cassette, &s.endless, case.with_cassette, case.endless) {
         (_, Some(c), _, true) => c.clone(),
@@ -469,14 +438,6 @@ fn options(s: &Seed, case: &Case) -> ExecOptions {
         ..Limits::default()
     };
     o
-}
-
-fn env_number(name: &str) -> Option<u64> {
-    let raw = std::env::var(name).ok()?.trim().replace('_', "");
-    match raw.strip_prefix("0x") {
-        Some(hex) => u64::from_str_radix(hex, 16).ok(),
-        None => raw.parse().ok(),
-    }
 }
 
 #[test]
