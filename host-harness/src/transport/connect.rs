@@ -18,6 +18,23 @@ use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody};
 /// The wait for a connection, or for the first byte, when the guest names none.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// The TLS client configuration (webpki's roots), built once per process.
+fn tls_config() -> Arc<rustls::ClientConfig> {
+    static CONFIG: std::sync::OnceLock<Arc<rustls::ClientConfig>> = std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let roots = rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.into(),
+            };
+            Arc::new(
+                rustls::ClientConfig::builder()
+                    .with_root_certificates(roots)
+                    .with_no_client_auth(),
+            )
+        })
+        .clone()
+}
+
 /// Sends `request` to `addr`; `server_name` is the URI's host (SNI, certificate).
 pub async fn send(
     mut request: http::Request<WasiBody>,
@@ -39,15 +56,9 @@ pub async fn send(
         .map_err(|_| HttpError::HttpRequestUriInvalid)?;
     let handshake = async {
         if tls {
-            let roots = rustls::RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.into(),
-            };
-            let config = rustls::ClientConfig::builder()
-                .with_root_certificates(roots)
-                .with_no_client_auth();
             let name = rustls::pki_types::ServerName::try_from(server_name.trim_matches(['[', ']']).to_string())
                 .map_err(|_| HttpError::HttpRequestUriInvalid)?;
-            let stream = tokio_rustls::TlsConnector::from(Arc::new(config))
+            let stream = tokio_rustls::TlsConnector::from(tls_config())
                 .connect(name, tcp)
                 .await
                 .map_err(HttpError::Tls)?;
