@@ -107,9 +107,14 @@ pub struct ConnectorInput {
     pub auth: Option<Auth>,
     /// Where `auth` came from, for property paths in messages.
     pub auth_path: &'static str,
-    /// The region that applies (awsCredential's wins), with the path it came from.
+    /// The region that applies, with the path it came from: `configuration.region`
+    /// when set (beside an `awsCredential` it overrides the credential's region),
+    /// else the credential's region.
     pub region: Option<String>,
     pub region_path: &'static str,
+    /// What a blank region is told: plain "must not be blank", or, beside a
+    /// credential without a region, that the override is required.
+    pub region_missing: &'static str,
     pub endpoint: Option<String>,
     pub input: TaskInput,
     pub advanced: Advanced,
@@ -127,27 +132,42 @@ pub fn parse(raw: &str) -> Result<ConnectorInput> {
     let mut b = Binder::default();
 
     let credential = b.object(root, "awsCredential");
-    let (auth, auth_path, region, region_path) = match credential {
+    let configured_region = b
+        .object(root, "configuration")
+        .and_then(|c| b.string(c, "region", "configuration.region"));
+    let (auth, auth_path, region, region_path, region_missing) = match credential {
         Some(cred) => {
+            // A credential object without authentication is reported by validation.
             let auth = b
                 .object(cred, "authentication")
                 .map(|a| b.auth(a, "awsCredential.authentication"));
-            let region = b.string(cred, "region", "awsCredential.region");
+            let credential_region = b.string(cred, "region", "awsCredential.region");
+            // configuration.region overrides the credential's region when set (v8's
+            // "Region" beside a saved credential); the credential's is the fallback.
+            let (region, path) = match configured_region.filter(|r| !r.trim().is_empty()) {
+                Some(r) => (Some(r), "configuration.region"),
+                None => match credential_region.filter(|r| !r.trim().is_empty()) {
+                    Some(r) => (Some(r), "awsCredential.region"),
+                    None => (None, "configuration.region"),
+                },
+            };
             (
-                // A credential object without authentication still names its region; the
-                // missing authentication is reported by validation.
                 auth,
                 "awsCredential.authentication",
-                Some(region.unwrap_or_default()),
-                "awsCredential.region",
+                region,
+                path,
+                REGION_FOR_CREDENTIAL,
             )
         }
         None => {
             let auth = b.object(root, "authentication").map(|a| b.auth(a, "authentication"));
-            let region = b
-                .object(root, "configuration")
-                .and_then(|c| b.string(c, "region", "configuration.region"));
-            (auth, "authentication", region, "configuration.region")
+            (
+                auth,
+                "authentication",
+                configured_region,
+                "configuration.region",
+                REGION_BLANK,
+            )
         }
     };
     let endpoint = b
@@ -181,12 +201,19 @@ pub fn parse(raw: &str) -> Result<ConnectorInput> {
         auth_path,
         region,
         region_path,
+        region_missing,
         endpoint,
         input,
         advanced,
         binding_violations: b.violations,
     })
 }
+
+/// What validation says of a blank region.
+pub const REGION_BLANK: &str = "must not be blank";
+/// v8's "Region" beside a saved credential: "Required when the credential has no default region."
+pub const REGION_FOR_CREDENTIAL: &str =
+    "must not be blank when the AWS credential has no region (this region overrides the credential's)";
 
 /// A one-element array stands for its element.
 fn unwrap_single(value: &Value) -> &Value {
@@ -431,15 +458,41 @@ mod tests {
     }
 
     #[test]
-    fn aws_credential_wins_over_authentication_and_region() {
+    fn aws_credential_wins_over_authentication_and_the_override_over_its_region() {
+        // v8's "Region" beside a saved credential: "Overrides the default region in the
+        // selected credential". The credential's authentication still wins.
         let parsed = parse(
             r#"{"authentication":{"accessKey":"A1","secretKey":"S1"},"configuration":{"region":"us-east-1"},
                 "awsCredential":{"authentication":{"type":"credentials","accessKey":"A2","secretKey":"S2"},"region":"eu-central-1"}}"#,
         )
         .unwrap();
-        assert_eq!(parsed.region.as_deref(), Some("eu-central-1"));
-        assert_eq!(parsed.region_path, "awsCredential.region");
+        assert_eq!(parsed.region.as_deref(), Some("us-east-1"));
+        assert_eq!(parsed.region_path, "configuration.region");
         assert!(matches!(parsed.auth, Some(Auth::Credentials { access_key: Some(ref a), .. }) if a == "A2"));
+    }
+
+    #[test]
+    fn the_credential_region_is_the_fallback() {
+        for configuration in [
+            r#""#,
+            r#","configuration":{}"#,
+            r#","configuration":{"region":"  "}"#,
+            r#","configuration":{"region":null}"#,
+        ] {
+            let parsed = parse(&format!(
+                r#"{{"awsCredential":{{"authentication":{{"accessKey":"A2","secretKey":"S2"}},"region":"eu-central-1"}}{configuration}}}"#
+            ))
+            .unwrap();
+            assert_eq!(parsed.region.as_deref(), Some("eu-central-1"), "{configuration}");
+            assert_eq!(parsed.region_path, "awsCredential.region");
+        }
+        // A credential without a region (v8's "Default region" is optional) takes the override.
+        let parsed = parse(
+            r#"{"awsCredential":{"authentication":{"accessKey":"A2","secretKey":"S2"}},"configuration":{"region":"ap-south-1"}}"#,
+        )
+        .unwrap();
+        assert_eq!(parsed.region.as_deref(), Some("ap-south-1"));
+        assert_eq!(parsed.region_path, "configuration.region");
     }
 
     #[test]

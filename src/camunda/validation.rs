@@ -175,7 +175,7 @@ pub fn validate(parsed: ConnectorInput, mode: RuntimeMode) -> Result<Task> {
 
     let region = parsed.region.clone().unwrap_or_default();
     if region.trim().is_empty() {
-        v.push(Violation::new(parsed.region_path, BLANK));
+        v.push(Violation::new(parsed.region_path, parsed.region_missing));
     } else if !is_region(region.trim()) {
         v.push(Violation::new(
             parsed.region_path,
@@ -868,6 +868,50 @@ mod tests {
                 "input.validOutputConfigProperties"
             ]
         );
+    }
+
+    #[test]
+    fn region_override_beside_a_credential() {
+        let cred = |region: &str| {
+            format!(r#""awsCredential":{{"authentication":{{"accessKey":"AK","secretKey":"SK"}}{region}}}"#)
+        };
+        let input = r#""input":{"documentS3Bucket":"bucket","documentName":"k","analyzeForms":true}"#;
+        // A credential without a region plus the override: valid, in the override's region.
+        for region in ["", r#","region":"""#, r#","region":null"#] {
+            let t = run(&format!(
+                r#"{{{},"configuration":{{"region":"eu-west-3"}},{input}}}"#,
+                cred(region)
+            ))
+            .unwrap();
+            assert_eq!(t.region, "eu-west-3", "{region}");
+        }
+        // Both: the override wins. Neither: the override is what is missing.
+        let t = run(&format!(
+            r#"{{{},"configuration":{{"region":"eu-west-3"}},{input}}}"#,
+            cred(r#","region":"us-west-2""#)
+        ))
+        .unwrap();
+        assert_eq!(t.region, "eu-west-3");
+        let t = run(&format!(r#"{{{},{input}}}"#, cred(r#","region":"us-west-2""#))).unwrap();
+        assert_eq!(t.region, "us-west-2");
+        let v = violations(&format!(
+            r#"{{{},"configuration":{{"region":" "}},{input}}}"#,
+            cred(r#","region":"""#)
+        ));
+        assert_eq!(
+            v,
+            vec![(
+                "configuration.region".to_string(),
+                crate::camunda::input::REGION_FOR_CREDENTIAL.to_string()
+            )]
+        );
+        // The region that applies is the one checked: a malformed override is reported
+        // even when the credential's own region is fine.
+        let v = violations(&format!(
+            r#"{{{},"configuration":{{"region":"EU"}},{input}}}"#,
+            cred(r#","region":"us-west-2""#)
+        ));
+        assert_eq!(v[0].0, "configuration.region");
     }
 
     #[test]

@@ -236,7 +236,8 @@ export class EgressPolicy {
     } catch {
       return policy;
     }
-    const region = text(field(v, "awsCredential", "region")) ?? text(field(v, "configuration", "region"));
+    // configuration.region overrides an awsCredential's region, as in the connector.
+    const region = text(field(v, "configuration", "region")) ?? text(field(v, "awsCredential", "region"));
     if (region) policy.allowRegion(region);
     const target = endpointTarget(v);
     if (target && target[2] && isAwsServiceHost(target[1], region ?? "")) policy.add(target[0], "implied");

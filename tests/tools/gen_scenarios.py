@@ -178,14 +178,34 @@ sync_ok("sync-endpoint-override",
         "request_for_verification_of_employment.json", "req-sync-endpoint-0001",
         options={"allowHosts": ["127.0.0.1:4566"]})
 
+# A saved awsCredential: its authentication wins over `authentication`; configuration.region
+# (v8's "Region" beside the credential, "Overrides the default region in the selected
+# credential") wins over the credential's region, which is the fallback.
+SAVED_CREDENTIAL = {"type": "credentials", "accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}
 cred_input = base_input(region="us-east-1", analyzeForms=True)
 cred_input["authentication"] = {"type": "credentials", "accessKey": "AKIDIGNORED", "secretKey": "ignored"}
-cred_input["awsCredential"] = {"authentication": {"type": "credentials", "accessKey": ACCESS_KEY, "secretKey": SECRET_KEY},
-                               "region": "eu-central-1"}
-sync_ok("sync-aws-credential-wins", "awsCredential wins over authentication and configuration.region",
+cred_input["awsCredential"] = {"authentication": SAVED_CREDENTIAL, "region": "eu-central-1"}
+sync_ok("sync-aws-credential-region-override",
+        "awsCredential's authentication wins over authentication; configuration.region overrides its region",
         cred_input,
-        textract_call("AnalyzeDocument", analyze_body(s3_doc(), ["FORMS"]), "eu-central-1"),
+        textract_call("AnalyzeDocument", analyze_body(s3_doc(), ["FORMS"]), "us-east-1"),
         "form1005-response.json", "req-sync-cred-0001")
+fallback_input = base_input(analyzeForms=True)
+del fallback_input["authentication"], fallback_input["configuration"]
+fallback_input["awsCredential"] = {"authentication": SAVED_CREDENTIAL, "region": "eu-central-1"}
+sync_ok("sync-aws-credential-region-fallback",
+        "Without configuration.region, the awsCredential's own region applies",
+        fallback_input,
+        textract_call("AnalyzeDocument", analyze_body(s3_doc(), ["FORMS"]), "eu-central-1"),
+        "form1005-response.json", "req-sync-cred-0002")
+no_region_input = base_input(region="eu-west-3", analyzeTables=True)
+del no_region_input["authentication"]
+no_region_input["awsCredential"] = {"authentication": SAVED_CREDENTIAL}
+sync_ok("sync-aws-credential-without-region",
+        "A credential without a region (v8's default region is optional) runs in configuration.region",
+        no_region_input,
+        textract_call("AnalyzeDocument", analyze_body(s3_doc(), ["TABLES"]), "eu-west-3"),
+        "employment-application.json", "req-sync-cred-0003")
 
 png_b64 = base64.b64encode(PNG_1PX).decode()
 png_input = base_input(analyzeTables=True, documentLocationType="UPLOADED")
@@ -276,8 +296,11 @@ validation("validation-query-missing", "analyzeQueries without a query", base_in
            [("input.query", "The 'query' field must be provided when 'analyzeQueries' is set to true.")])
 cred_blank = base_input(analyzeTables=True)
 cred_blank["awsCredential"] = {"authentication": {"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}, "region": ""}
-validation("validation-aws-credential-region", "awsCredential's region must not be blank", cred_blank,
-           [("awsCredential.region", BLANK)])
+cred_blank["configuration"]["region"] = ""
+validation("validation-aws-credential-no-region",
+           "A credential without a region needs configuration.region, which is then required", cred_blank,
+           [("configuration.region",
+             "must not be blank when the AWS credential has no region (this region overrides the credential's)")])
 validation("validation-async-options", "ASYNC: malformed token and tag, half a notification pair, a prefix with no bucket",
            base_input(executionType="ASYNC", analyzeTables=True, clientRequestToken="not a token!",
                       jobTag="t" * 65, notificationChannelSnsTopicArn="arn:aws:sns:us-east-1:123456789012:done",

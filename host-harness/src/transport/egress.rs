@@ -231,8 +231,10 @@ fn text(v: Option<&Value>) -> Option<String> {
         .map(str::to_string)
 }
 
+/// The connector's rule: `configuration.region` when set (it overrides an
+/// `awsCredential`'s region), else the credential's region.
 fn input_region(v: &Value) -> Option<String> {
-    text(v.pointer("/awsCredential/region")).or_else(|| text(v.pointer("/configuration/region")))
+    text(v.pointer("/configuration/region")).or_else(|| text(v.pointer("/awsCredential/region")))
 }
 
 /// `configuration.endpoint` as `host:port`, its host, and whether it is https.
@@ -440,8 +442,11 @@ mod tests {
             r#"{"configuration":{"region":"eu-west-1","endpoint":"http://127.0.0.1:4566"},
                 "awsCredential":{"region":"us-east-2"}}"#,
         );
+        // configuration.region overrides the credential's region, as in the connector.
+        assert!(p.allows("textract.eu-west-1.amazonaws.com", 443));
+        assert!(!p.allows("textract.us-east-2.amazonaws.com", 443));
+        let p = EgressPolicy::implied_by(r#"{"configuration":{"region":" "},"awsCredential":{"region":"us-east-2"}}"#);
         assert!(p.allows("textract.us-east-2.amazonaws.com", 443));
-        assert!(!p.allows("textract.eu-west-1.amazonaws.com", 443));
         // SaaS: an override that is not an https AWS service host implies nothing.
         assert!(!p.allows("127.0.0.1", 4566));
         let mut granted = p.clone();
