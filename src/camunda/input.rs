@@ -70,8 +70,15 @@ pub struct QueryEntry {
 }
 
 impl TaskInput {
+    /// The execution type given, else Camunda's default: POLLING for an S3
+    /// object, SYNC for an uploaded document. Templates v4–v6 hide the execution
+    /// type when the document source is "Camunda Document", so such a model writes
+    /// none and means real time, which v7+ writes explicitly.
     pub fn execution_type(&self) -> ExecutionType {
-        self.execution_type.unwrap_or(ExecutionType::Polling)
+        self.execution_type.unwrap_or(match self.location_type() {
+            LocationType::S3 => ExecutionType::Polling,
+            LocationType::Uploaded => ExecutionType::Sync,
+        })
     }
 
     pub fn location_type(&self) -> LocationType {

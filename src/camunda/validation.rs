@@ -915,6 +915,29 @@ mod tests {
     }
 
     #[test]
+    fn an_uploaded_document_without_execution_type_runs_sync() {
+        // Templates v4-v6 hide the execution type when the document source is
+        // "Camunda Document": the model writes none, and means real time (v7+ writes SYNC).
+        let doc = r#"{"camunda.document.type":"inline","content":"iVBORw0KGgo=","name":"a.png"}"#;
+        let t = run(&format!(
+            r#"{{{AUTH},"input":{{"documentLocationType":"UPLOADED","document":{doc},"analyzeForms":true}}}}"#
+        ))
+        .unwrap();
+        assert_eq!(t.execution, ExecutionType::Sync);
+        // S3 keeps Camunda's default, POLLING; an explicit type is kept as given.
+        let t = run(&format!(
+            r#"{{{AUTH},"input":{{"documentS3Bucket":"bucket","documentName":"k","analyzeForms":true}}}}"#
+        ))
+        .unwrap();
+        assert_eq!(t.execution, ExecutionType::Polling);
+        let v = violations(&format!(
+            r#"{{{AUTH},"input":{{"executionType":"POLLING","documentLocationType":"UPLOADED","document":{doc},
+                "analyzeForms":true}}}}"#
+        ));
+        assert_eq!(v[0].0, "input.documentS3Bucket");
+    }
+
+    #[test]
     fn query_required_and_region_shape() {
         let v = violations(
             r#"{"authentication":{"accessKey":"AK","secretKey":"SK"},"configuration":{"region":"us-east-1.evil.com/"},

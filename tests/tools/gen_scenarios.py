@@ -217,6 +217,18 @@ sync_ok("sync-inline-png", "SYNC on an inline Camunda document: its bytes go in 
         textract_call("AnalyzeDocument", analyze_body({"Bytes": png_b64}, ["TABLES"]), "us-east-1"),
         "multi-page-forms-samples-2-page.json", "req-sync-inline-0001")
 
+# Templates v4-v6 hide the execution type when the document source is "Camunda Document":
+# the model writes none, and the document runs in real time (v7+ writes SYNC itself).
+v4_input = base_input(analyzeTables=True, documentLocationType="UPLOADED")
+del v4_input["input"]["documentS3Bucket"], v4_input["input"]["documentName"], v4_input["input"]["executionType"]
+v4_input["input"]["document"] = {"camunda.document.type": "inline", "content": png_b64, "name": "scan.png",
+                                 "contentType": "image/png"}
+sync_ok("sync-uploaded-without-execution-type",
+        "An uploaded document and no executionType (templates v4-v6 hide it) runs SYNC, needing no bucket",
+        v4_input,
+        textract_call("AnalyzeDocument", analyze_body({"Bytes": png_b64}, ["TABLES"]), "us-east-1"),
+        "multi-page-forms-samples-2-page.json", "req-sync-inline-0002")
+
 # Lenient binding: enums in any case, one-element arrays, string booleans, unknown keys.
 lenient = {"authentication": [auth()], "configuration": {"region": "us-east-1", "unknownKey": 1},
            "input": {"executionType": "sync", "documentLocationType": ["s3"],
