@@ -46,8 +46,13 @@ mod bindings {
     struct ImportedStore;
 
     impl DocumentStore for ImportedStore {
-        fn read(&mut self, store_id: Option<&str>, document_id: &str) -> Result<Vec<u8>, StoreError> {
-            document_store::read(store_id, document_id).map_err(|e| match e {
+        fn read(
+            &mut self,
+            store_id: Option<&str>,
+            document_id: &str,
+            content_hash: Option<&str>,
+        ) -> Result<Vec<u8>, StoreError> {
+            document_store::read(store_id, document_id, content_hash).map_err(|e| match e {
                 ReadError::NotFound => StoreError::NotFound,
                 ReadError::Denied(why) => StoreError::Denied(why),
                 ReadError::Unavailable(why) => StoreError::Unavailable(why),

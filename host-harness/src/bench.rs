@@ -221,6 +221,7 @@ impl textract_connector::platform::documents::DocumentStore for NoDocuments {
         &mut self,
         _: Option<&str>,
         _: &str,
+        _: Option<&str>,
     ) -> Result<Vec<u8>, textract_connector::platform::documents::StoreError> {
         Err(textract_connector::platform::documents::StoreError::NotFound)
     }

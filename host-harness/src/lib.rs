@@ -6,13 +6,15 @@
 // The engine (Wasmtime, sandbox, clocks) and the transport (egress, replay,
 // record, live) are kept apart; both report failures as an `outcome`. `cli`
 // holds what the commands do beyond one run; `testkit` the scenario runner and
-// generated recordings the tests and the bench use.
+// generated recordings the tests and the bench use. `worker` is the Camunda 8
+// job worker built on the engine.
 pub mod cli;
 pub mod engine;
 pub mod limits;
 pub mod outcome;
 pub mod testkit;
 pub mod transport;
+pub mod worker;
 
 use std::path::PathBuf;
 

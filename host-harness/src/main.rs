@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use textract_host::cli::{many, stdout};
+use textract_host::engine::documents::FolderStore;
 use textract_host::engine::sandbox::{Grants, RuntimeMode};
 use textract_host::engine::{EngineSettings, ExecOptions, ExecutionClock, Harness};
 use textract_host::limits::{self, Limits};
@@ -37,6 +38,8 @@ enum Command {
     Run(RunArgs),
     /// Execute many inputs at once, each in its own sandbox (the multi-tenant model).
     RunMany(RunManyArgs),
+    /// Take jobs from a Camunda 8 cluster and run each in its own sandbox (a connector runtime).
+    Worker(WorkerArgs),
     /// Precompile the component to native code (a .cwasm that `run` loads in milliseconds).
     Compile {
         #[arg(long)]
@@ -195,12 +198,52 @@ struct RunManyArgs {
     sandbox: SandboxArgs,
 }
 
+#[derive(Args)]
+struct WorkerArgs {
+    /// The cluster's REST API (default: CAMUNDA_REST_ADDRESS, then ZEEBE_REST_ADDRESS,
+    /// then http://localhost:8080/v2; `/v2` is appended when missing). Authentication
+    /// comes from CAMUNDA_AUTH_STRATEGY and the other CAMUNDA_* variables.
+    #[arg(long, value_name = "URL")]
+    camunda_url: Option<String>,
+    #[arg(long, value_name = "TYPE", default_value = textract_host::worker::JOB_TYPE)]
+    job_type: String,
+    /// How this worker names itself to the cluster (default: textract-host-<pid>).
+    #[arg(long, value_name = "NAME")]
+    worker_name: Option<String>,
+    /// Executions at once: the most jobs this worker holds.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// How long the cluster reserves a job for this worker.
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    job_timeout: String,
+    /// How long an activation request waits for jobs when there are none.
+    #[arg(long, value_name = "DURATION", default_value = "20s")]
+    poll_timeout: String,
+    /// Take only this tenant's jobs (repeatable; default: the cluster's default tenant).
+    #[arg(long = "tenant", value_name = "ID")]
+    tenants: Vec<String>,
+    /// Serve Prometheus metrics at /metrics and /health on this address (e.g. 127.0.0.1:9464).
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics: Option<std::net::SocketAddr>,
+    /// On SIGTERM or SIGINT, how long running jobs may take to finish.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    shutdown_grace: String,
+    /// Activate one batch, run it, report, and exit.
+    #[arg(long)]
+    once: bool,
+    #[arg(long)]
+    component: Option<PathBuf>,
+    #[command(flatten)]
+    sandbox: SandboxArgs,
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(args).await,
         Command::RunMany(args) => run_many(args).await,
+        Command::Worker(args) => worker(args).await,
         Command::Compile {
             component,
             output,
@@ -306,7 +349,7 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
                 clock,
                 inherit_stderr: true,
                 deterministic_random,
-                documents: args.sandbox.documents.clone(),
+                documents: args.sandbox.documents.clone().map(FolderStore::shared),
                 runtime,
                 grants,
                 limits: args.sandbox.limits()?,
@@ -413,6 +456,75 @@ async fn run_many(args: RunManyArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+async fn worker(args: WorkerArgs) -> Result<ExitCode> {
+    use textract_host::worker::{self, client::CamundaClient, connection::Connection, metrics::Metrics};
+    if args.sandbox.documents.is_some() {
+        bail!("the worker reads camunda documents through the cluster's document API; --documents is for `run`");
+    }
+    let connection = Connection::resolve(args.camunda_url.as_deref(), |name| std::env::var(name).ok())?;
+    let client = Arc::new(CamundaClient::new(connection)?);
+    let metrics = Metrics::new();
+    if let Some(address) = args.metrics {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("cannot serve metrics on {address}"))?;
+        tokio::spawn(metrics.clone().serve(listener));
+    }
+    let concurrency = args.concurrency.max(1);
+    let settings = EngineSettings {
+        // One pool slot per execution slot, and a few spare.
+        pool_size: u32::try_from(concurrency + 2).unwrap_or(u32::MAX),
+        ..args.sandbox.settings()?
+    };
+    let harness = Arc::new(Harness::load_with(&component_path(args.component.clone())?, settings)?);
+    let (runtime, grants) = args.sandbox.runtime();
+    let sandbox_args = args.sandbox.clone();
+    let options = worker::WorkerOptions {
+        job_type: args.job_type.clone(),
+        worker_name: args
+            .worker_name
+            .clone()
+            .unwrap_or_else(|| format!("textract-host-{}", std::process::id())),
+        concurrency,
+        job_timeout: limits::parse_duration(&args.job_timeout)?,
+        request_timeout: limits::parse_duration(&args.poll_timeout)?,
+        tenant_ids: args.tenants.clone(),
+        shutdown_grace: limits::parse_duration(&args.shutdown_grace)?,
+        once: args.once,
+        sandbox: worker::Sandbox {
+            runtime,
+            grants,
+            limits: args.sandbox.limits()?,
+            policy: Arc::new(move |input: &str| sandbox_args.policy(input)),
+        },
+    };
+    worker::run(harness, client, metrics, options, shutdown_signal()).await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {},
+                    _ = terminate.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
 }
 
 /// `--allow-cidr` must be a range, checked when the flags are read.

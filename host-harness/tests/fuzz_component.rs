@@ -413,7 +413,7 @@ fn options(s: &Seed, case: &Case) -> ExecOptions {
         policy,
         ExecutionClock::pinned(time),
     );
-    o.documents = s.options.documents.as_ref().map(|d| s.dir.join(d));
+    o.documents = s.options.documents.as_ref().map(|d| textract_host::engine::documents::FolderStore::shared(s.dir.join(d)));
     if s.options.self_managed {
         o.runtime = RuntimeMode::SelfManaged;
         o.grants = Grants {

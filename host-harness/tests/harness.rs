@@ -453,7 +453,7 @@ fn run_with_documents(input: &Value, documents: &std::path::Path) -> textract_ho
         EgressPolicy::implied_by(&input),
         ExecutionClock::pinned(1_768_469_400),
     );
-    options.documents = Some(documents.to_path_buf());
+    options.documents = Some(textract_host::engine::documents::FolderStore::shared(documents.to_path_buf()));
     common::runtime()
         .block_on(common::harness().execute(&input, options))
         .unwrap()

@@ -152,7 +152,7 @@ pub fn load(ctx: &mut Context<'_>, reference: &Value) -> Result<Document> {
         "camunda" => {
             let id = text("documentId")
                 .ok_or_else(|| invalid("DocumentInvalid", "The Camunda document has no 'documentId'".into()))?;
-            let bytes = read_store(ctx, text("storeId"), id)?;
+            let bytes = read_store(ctx, text("storeId"), id, text("contentHash"))?;
             if let Some(expected) = text("contentHash") {
                 check_hash(id, expected, &bytes)?;
             }
@@ -332,8 +332,8 @@ fn fetch(ctx: &mut Context<'_>, url: &str) -> Result<Vec<u8>> {
     Ok(response.body)
 }
 
-fn read_store(ctx: &mut Context<'_>, store_id: Option<&str>, id: &str) -> Result<Vec<u8>> {
-    ctx.documents.read(store_id, id).map_err(|e| match e {
+fn read_store(ctx: &mut Context<'_>, store_id: Option<&str>, id: &str, hash: Option<&str>) -> Result<Vec<u8>> {
+    ctx.documents.read(store_id, id, hash).map_err(|e| match e {
         StoreError::NotFound => invalid(
             "DocumentNotFound",
             format!("The document store has no document '{id}' (it may have expired)"),

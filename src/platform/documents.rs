@@ -4,7 +4,13 @@
 
 /// The document store behind `camunda` documents (a WIT import in the component).
 pub trait DocumentStore {
-    fn read(&mut self, store_id: Option<&str>, document_id: &str) -> std::result::Result<Vec<u8>, StoreError>;
+    /// `content_hash` is passed on to the store; the connector checks the bytes against it too.
+    fn read(
+        &mut self,
+        store_id: Option<&str>,
+        document_id: &str,
+        content_hash: Option<&str>,
+    ) -> std::result::Result<Vec<u8>, StoreError>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -42,7 +42,7 @@ pub struct FakeStore {
 }
 
 impl DocumentStore for FakeStore {
-    fn read(&mut self, _store: Option<&str>, id: &str) -> std::result::Result<Vec<u8>, StoreError> {
+    fn read(&mut self, _store: Option<&str>, id: &str, _hash: Option<&str>) -> std::result::Result<Vec<u8>, StoreError> {
         self.documents.get(id).cloned().ok_or(StoreError::NotFound)
     }
 }

@@ -25,7 +25,7 @@ function kindText(e) {
  */
 export function createHost({ mode, policy, documents }) {
   const documentStore = {
-    read(_storeId, documentId) {
+    read(_storeId, documentId, _contentHash) {
       if (!documents) {
         throw { tag: "unavailable", val: "this runtime has no document store (see --documents)" };
       }

@@ -3,6 +3,7 @@
 //! execution cannot see another's data, and one that fails or passes a limit
 //! leaves the others unharmed.
 
+use crate::engine::documents::FolderStore;
 use crate::engine::sandbox::{Grants, RuntimeMode};
 use crate::engine::{ExecOptions, ExecutionClock, Harness};
 use crate::limits::Limits;
@@ -190,7 +191,7 @@ async fn one(harness: &Harness, plan: &Plan, path: &Path) -> Row {
         clock,
         inherit_stderr: false,
         deterministic_random: replayer.is_some(),
-        documents: plan.documents.clone(),
+        documents: plan.documents.clone().map(FolderStore::shared),
         runtime: plan.runtime,
         grants: plan.grants.clone(),
         limits: plan.limits,

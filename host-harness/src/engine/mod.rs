@@ -6,6 +6,7 @@
 pub use clock::ExecutionClock;
 
 pub mod clock;
+pub mod documents;
 pub mod runtime_log;
 pub mod sandbox;
 use crate::limits::Limits;
@@ -13,8 +14,9 @@ pub use crate::outcome::GuestError;
 use crate::transport::egress::EgressPolicy;
 use crate::transport::{Journal, Mode, Transport};
 use anyhow::{anyhow, Result};
+use documents::DocumentStore;
 use sandbox::{Grants, RuntimeMode};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -30,6 +32,8 @@ mod bindings {
         path: "../wit",
         world: "connector",
         exports: { default: async },
+        // The worker's store reads over the network.
+        imports: { "textract:connector/document-store.read": async },
         with: {
             "wasi:http": wasmtime_wasi_http::p2::bindings::http,
             "wasi:io": wasmtime_wasi::p2::bindings::io,
@@ -53,8 +57,8 @@ pub struct HostState {
     transport: Transport,
     clock: ExecutionClock,
     memory: MemoryLimits,
-    /// The folder behind the `document-store` import (one file per document id).
-    documents: Option<PathBuf>,
+    /// The store behind the `document-store` import.
+    documents: Option<Arc<dyn DocumentStore>>,
     mode: RuntimeMode,
 }
 
@@ -75,34 +79,21 @@ impl bindings::textract::connector::runtime::Host for HostState {
     }
 }
 
-/// The largest document the store hands out: Textract's 500 MB async limit, and some.
-const MAX_DOCUMENT_BYTES: u64 = 512 * 1024 * 1024;
-
 impl bindings::textract::connector::document_store::Host for HostState {
-    fn read(&mut self, _store_id: Option<String>, document_id: String) -> std::result::Result<Vec<u8>, ReadError> {
-        let Some(dir) = &self.documents else {
+    async fn read(
+        &mut self,
+        store_id: Option<String>,
+        document_id: String,
+        content_hash: Option<String>,
+    ) -> std::result::Result<Vec<u8>, ReadError> {
+        let Some(store) = self.documents.clone() else {
             return Err(ReadError::Unavailable(
                 "this runtime has no document store (see --documents)".into(),
             ));
         };
-        // One file per id, and nothing else: no separators, no parent or hidden entries.
-        let id_is_plain =
-            !document_id.is_empty() && !document_id.starts_with('.') && !document_id.contains(['/', '\\', '\0']);
-        if !id_is_plain {
-            return Err(ReadError::Denied(format!("'{document_id}' is not a document id")));
-        }
-        let path = dir.join(&document_id);
-        match std::fs::metadata(&path) {
-            Err(_) => return Err(ReadError::NotFound),
-            Ok(meta) if !meta.is_file() => return Err(ReadError::NotFound),
-            Ok(meta) if meta.len() > MAX_DOCUMENT_BYTES => {
-                return Err(ReadError::Denied(format!(
-                    "the document is larger than {MAX_DOCUMENT_BYTES} bytes"
-                )))
-            }
-            Ok(_) => {}
-        }
-        std::fs::read(&path).map_err(|e| ReadError::Unavailable(e.kind().to_string()))
+        store
+            .read(store_id.as_deref(), &document_id, content_hash.as_deref())
+            .await
     }
 }
 
@@ -194,8 +185,8 @@ pub struct ExecOptions {
     /// Replay: the guest's `wasi:random` yields a fixed sequence (bytes 0, 1, 2, ...),
     /// so generated tokens are the same on every run and a cassette can hold them.
     pub deterministic_random: bool,
-    /// The document store's folder, if the runtime has one.
-    pub documents: Option<PathBuf>,
+    /// The document store, if the runtime has one.
+    pub documents: Option<Arc<dyn DocumentStore>>,
     pub runtime: RuntimeMode,
     /// Used in self-managed mode only.
     pub grants: Grants,

@@ -8,6 +8,7 @@
 //! recorded interaction (and its signature assertions), every interaction was
 //! used, and the denials are exactly the expected ones.
 
+use crate::engine::documents::FolderStore;
 use crate::engine::sandbox::{Grants, RuntimeMode};
 use crate::engine::{ExecOptions, ExecutionClock, Harness};
 use crate::limits::Limits;
@@ -106,7 +107,7 @@ pub async fn run(harness: &Harness, dir: &Path) -> Result<Outcome> {
                 clock: ExecutionClock::pinned(time),
                 inherit_stderr: false,
                 deterministic_random: true,
-                documents: options.documents.as_ref().map(|d| dir.join(d)),
+                documents: options.documents.as_ref().map(|d| FolderStore::shared(dir.join(d))),
                 runtime: if options.self_managed {
                     RuntimeMode::SelfManaged
                 } else {

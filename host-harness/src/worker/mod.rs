@@ -1,0 +1,497 @@
+//! `textract-host worker`: the component as a Camunda 8 job worker. It takes
+//! jobs of one type from a cluster's REST API (a long poll that asks only for
+//! as many jobs as there are free execution slots), runs each in its own
+//! sandboxed instance, and completes or fails it. Zeebe is the scheduler: more
+//! capacity is more worker processes against the same cluster, each taking
+//! what it can run. The loop here only keeps slots full, waits out a cluster
+//! that is away, and stops cleanly: on shutdown it activates nothing more and
+//! gives running jobs a grace period; a job not finished by then is left to its
+//! broker timeout, never completed twice and never lost.
+
+pub mod client;
+pub mod connection;
+pub mod documents;
+pub mod job;
+pub mod log;
+pub mod metrics;
+
+use crate::engine::sandbox::{Grants, RuntimeMode};
+use crate::engine::{ExecOptions, ExecutionClock, Harness};
+use crate::limits::Limits;
+use crate::transport::egress::EgressPolicy;
+use crate::transport::Mode;
+use client::{Activation, CamundaClient, ClusterError};
+use job::{ActivatedJob, Reply};
+use log::Line;
+use metrics::Metrics;
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::Semaphore;
+
+/// The job type of Camunda's AWS Textract connector, which the worker serves by default.
+pub const JOB_TYPE: &str = "io.camunda:aws-textract:1";
+
+/// What every execution is granted, and its egress policy for one input.
+#[derive(Clone)]
+pub struct Sandbox {
+    pub runtime: RuntimeMode,
+    pub grants: Grants,
+    pub limits: Limits,
+    pub policy: Arc<dyn Fn(&str) -> EgressPolicy + Send + Sync>,
+}
+
+#[derive(Clone)]
+pub struct WorkerOptions {
+    pub job_type: String,
+    pub worker_name: String,
+    /// Executions at once: the most jobs this worker holds.
+    pub concurrency: usize,
+    /// How long the cluster gives this worker for one job.
+    pub job_timeout: Duration,
+    /// How long one activation request is held open when there is no work.
+    pub request_timeout: Duration,
+    /// Only these tenants' jobs (none: the cluster's default tenant).
+    pub tenant_ids: Vec<String>,
+    pub shutdown_grace: Duration,
+    /// Activate one batch, run it, and stop.
+    pub once: bool,
+    pub sandbox: Sandbox,
+}
+
+/// The time a reply needs to reach the cluster before the job's deadline.
+const REPLY_MARGIN: Duration = Duration::from_secs(1);
+
+/// What one worker run did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub activated: usize,
+    pub completed: usize,
+    /// Failed with retries left.
+    pub failed: usize,
+    /// Failed with no retries left: an incident.
+    pub incidents: usize,
+    pub bpmn_errors: usize,
+    /// Replies the cluster answered with 404 (the job had timed out or was cancelled).
+    pub dropped: usize,
+    /// Jobs left to their broker timeout: not finished within the shutdown grace,
+    /// past their deadline before they ran, or a reply the cluster never took.
+    pub left: usize,
+}
+
+#[derive(Default)]
+struct Counts {
+    activated: AtomicUsize,
+    completed: AtomicUsize,
+    failed: AtomicUsize,
+    incidents: AtomicUsize,
+    bpmn_errors: AtomicUsize,
+    dropped: AtomicUsize,
+    left: AtomicUsize,
+}
+
+impl Counts {
+    fn report(&self) -> Report {
+        let get = |c: &AtomicUsize| c.load(Ordering::Relaxed);
+        Report {
+            activated: get(&self.activated),
+            completed: get(&self.completed),
+            failed: get(&self.failed),
+            incidents: get(&self.incidents),
+            bpmn_errors: get(&self.bpmn_errors),
+            dropped: get(&self.dropped),
+            left: get(&self.left),
+        }
+    }
+}
+
+struct Shared {
+    harness: Arc<Harness>,
+    client: Arc<CamundaClient>,
+    metrics: Arc<Metrics>,
+    options: WorkerOptions,
+    counts: Counts,
+}
+
+/// Runs until `shutdown` resolves (or after one batch with `once`).
+pub async fn run(
+    harness: Arc<Harness>,
+    client: Arc<CamundaClient>,
+    metrics: Arc<Metrics>,
+    options: WorkerOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Report {
+    let concurrency = options.concurrency.max(1);
+    let shared = Arc::new(Shared {
+        harness,
+        client,
+        metrics,
+        options,
+        counts: Counts::default(),
+    });
+    let slots = Arc::new(Semaphore::new(concurrency));
+    let mut running = tokio::task::JoinSet::new();
+    let mut cluster = ClusterState::default();
+    tokio::pin!(shutdown);
+    Line::new("worker-started")
+        .field("cluster", shared.client.address())
+        .field("type", &shared.options.job_type)
+        .field("worker", &shared.options.worker_name)
+        .field("concurrency", concurrency)
+        .emit();
+
+    loop {
+        // Wait for a free slot, then take every slot that is free.
+        let mut permits = tokio::select! {
+            permit = slots.clone().acquire_many_owned(1) => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let free = slots.available_permits();
+        if free > 0 {
+            if let Ok(more) = slots.clone().try_acquire_many_owned(free as u32) {
+                permits.merge(more);
+            }
+        }
+        let activation = Activation {
+            job_type: shared.options.job_type.clone(),
+            worker: shared.options.worker_name.clone(),
+            timeout: shared.options.job_timeout,
+            max_jobs: permits.num_permits(),
+            request_timeout: shared.options.request_timeout,
+            tenant_ids: shared.options.tenant_ids.clone(),
+        };
+        let answer = tokio::select! {
+            answer = shared.client.activate(&activation) => answer,
+            () = &mut shutdown => break,
+        };
+        match answer {
+            Ok(jobs) => {
+                cluster.answered(&shared.metrics);
+                for job in jobs {
+                    // The cluster never hands out more than asked; a stand-in that did would wait.
+                    let permit = match permits.split(1) {
+                        Some(p) => p,
+                        None => match slots.clone().acquire_owned().await {
+                            Ok(p) => p,
+                            Err(_) => break,
+                        },
+                    };
+                    shared.counts.activated.fetch_add(1, Ordering::Relaxed);
+                    shared.metrics.activated.get_or_create(&Metrics::tenant(job.tenant())).inc();
+                    let shared = shared.clone();
+                    running.spawn(async move {
+                        run_job(&shared, job).await;
+                        drop(permit);
+                    });
+                }
+            }
+            Err(ClusterError::Unavailable(why)) => {
+                drop(permits);
+                let delay = cluster.away(&why);
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {},
+                    () = &mut shutdown => break,
+                }
+            }
+            Err(other) => {
+                // A refusal (bad credentials, a request the cluster rejects) will not pass
+                // by itself quickly; it is logged once per state change and retried slowly.
+                drop(permits);
+                let delay = cluster.away(&other.to_string()).max(Duration::from_secs(5));
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {},
+                    () = &mut shutdown => break,
+                }
+            }
+        }
+        while running.try_join_next().is_some() {}
+        if shared.options.once {
+            break;
+        }
+    }
+
+    // Nothing more is activated; running jobs get the grace period.
+    let in_flight = running.len();
+    if in_flight > 0 {
+        Line::new("worker-stopping")
+            .field("in_flight", in_flight)
+            .field("grace_ms", shared.options.shutdown_grace.as_millis())
+            .emit();
+    }
+    let drained = tokio::time::timeout(shared.options.shutdown_grace, async {
+        while running.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        let left = running.len();
+        running.abort_all();
+        shared.counts.left.fetch_add(left, Ordering::Relaxed);
+        Line::new("worker-grace-over").field("left_to_timeout", left).emit();
+    }
+    let report = shared.counts.report();
+    Line::new("worker-stopped")
+        .field("activated", report.activated)
+        .field("completed", report.completed)
+        .field("failed", report.failed)
+        .field("incidents", report.incidents)
+        .field("bpmn_errors", report.bpmn_errors)
+        .field("dropped", report.dropped)
+        .field("left", report.left)
+        .field("peak_rss_mib", crate::cli::many::peak_rss_bytes() >> 20)
+        .emit();
+    report
+}
+
+fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Runs one job in its own instance and replies for it.
+async fn run_job(shared: &Shared, job: ActivatedJob) {
+    let line = |event: &str| {
+        Line::new(event)
+            .field("job", &job.job_key)
+            .field("process_instance", job.process_instance_key.as_deref().unwrap_or("-"))
+            .field("tenant", job.tenant())
+    };
+    // The execution ends before the broker gives the job to someone else.
+    let remaining = Duration::from_millis(u64::try_from(job.deadline - now_millis()).unwrap_or(0));
+    let Some(budget) = remaining.checked_sub(REPLY_MARGIN).filter(|b| !b.is_zero()) else {
+        shared.counts.left.fetch_add(1, Ordering::Relaxed);
+        line("job-skipped").field("why", "its deadline passed before it could run").emit();
+        return;
+    };
+    let sandbox = &shared.options.sandbox;
+    let limits = Limits {
+        timeout: sandbox.limits.timeout.min(budget),
+        ..sandbox.limits
+    };
+    // The job's variables, all of them, are the connector's input; the tenant is the job's.
+    let input = match &job.variables {
+        serde_json::Value::Null => "{}".to_string(),
+        v => v.to_string(),
+    };
+    let started = Instant::now();
+    shared.metrics.in_flight.inc();
+    let execution = shared
+        .harness
+        .execute(
+            &input,
+            ExecOptions {
+                mode: Mode::Live,
+                policy: (sandbox.policy)(&input),
+                clock: ExecutionClock::real(),
+                inherit_stderr: false,
+                deterministic_random: false,
+                documents: Some(Arc::new(documents::ClusterStore {
+                    client: shared.client.clone(),
+                })),
+                runtime: sandbox.runtime,
+                grants: sandbox.grants.clone(),
+                limits,
+            },
+        )
+        .await;
+    shared.metrics.in_flight.dec();
+    let elapsed = started.elapsed();
+    shared.metrics.duration.observe(elapsed.as_secs_f64());
+
+    let (reply, kind) = match execution {
+        Err(e) => {
+            // The harness could not run it at all: the runtime's defect, not the tenant's.
+            let error = crate::outcome::GuestError {
+                kind: "internal".into(),
+                code: "RuntimeFailure".into(),
+                message: format!("The runtime could not run the connector: {e}"),
+                retryable: false,
+            };
+            (job::failure(&job, &error), Some(error.kind))
+        }
+        Ok(execution) => {
+            for text in execution.stderr.lines().filter(|l| !l.trim().is_empty()) {
+                line("guest-log").field("line", text).emit();
+            }
+            match execution.outcome {
+                Ok(result) => match serde_json::from_str(&result) {
+                    Ok(value) => (outcome_reply(&job, value), None),
+                    Err(e) => {
+                        let error = crate::outcome::GuestError {
+                            kind: "internal".into(),
+                            code: "InvalidResult".into(),
+                            message: format!("The connector's result is not JSON: {e}"),
+                            retryable: false,
+                        };
+                        (job::failure(&job, &error), Some(error.kind))
+                    }
+                },
+                Err(error) => (job::failure(&job, &error), Some(error.kind.clone())),
+            }
+        }
+    };
+    let sent = send_reply(shared, &job, &reply).await;
+    let label = match &sent {
+        Sent::Done => reply.label(),
+        Sent::Gone => "dropped",
+        Sent::Refused(_) | Sent::GaveUp => "left",
+    };
+    let counter = match label {
+        "completed" => &shared.counts.completed,
+        "failed" => &shared.counts.failed,
+        "incident" => &shared.counts.incidents,
+        "bpmn-error" => &shared.counts.bpmn_errors,
+        "dropped" => &shared.counts.dropped,
+        _ => &shared.counts.left,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    match (&sent, &kind) {
+        (Sent::Done, None) => shared.metrics.completed.get_or_create(&Metrics::tenant(job.tenant())).inc(),
+        (Sent::Done, Some(kind)) => shared
+            .metrics
+            .failed
+            .get_or_create(&Metrics::failure(job.tenant(), kind))
+            .inc(),
+        _ => 0,
+    };
+    let mut l = line("job-finished")
+        .field("outcome", label)
+        .field("ms", elapsed.as_millis());
+    if let Reply::Fail { retries, message, .. } = &reply {
+        l = l.field("retries", retries).field("error", message);
+    }
+    match &sent {
+        Sent::Refused(why) => l = l.field("reply_refused", why),
+        Sent::Gone => l = l.field("why", "the job had timed out or was cancelled"),
+        Sent::GaveUp => l = l.field("why", "the cluster did not take the reply before the job's deadline"),
+        Sent::Done => {}
+    }
+    l.emit();
+}
+
+/// A successful execution's reply. The result and error expressions of
+/// Camunda's runtime are not evaluated by this runtime yet: a model that
+/// relies on them gets an incident that says so, instead of a silently different result.
+fn outcome_reply(job: &ActivatedJob, result: serde_json::Value) -> Reply {
+    if job.header("resultExpression").is_some() {
+        return Reply::Fail {
+            retries: 0,
+            message: "The task's resultExpression header is not supported by this runtime yet; use resultVariable".into(),
+            backoff: Duration::ZERO,
+            variables: None,
+        };
+    }
+    Reply::Complete {
+        variables: job::completion(job, result),
+    }
+}
+
+enum Sent {
+    Done,
+    /// 404: the job is no longer this worker's.
+    Gone,
+    Refused(String),
+    /// The cluster stayed away until the job's deadline.
+    GaveUp,
+}
+
+/// Sends the reply, retrying while the cluster is away and the job still ours.
+async fn send_reply(shared: &Shared, job: &ActivatedJob, reply: &Reply) -> Sent {
+    let mut backoff = Backoff::default();
+    loop {
+        match shared.client.reply(&job.job_key, reply).await {
+            Ok(()) => return Sent::Done,
+            Err(ClusterError::NotFound(_)) => return Sent::Gone,
+            Err(ClusterError::Rejected(why)) => return Sent::Refused(why),
+            Err(ClusterError::Unavailable(_)) if now_millis() >= job.deadline => return Sent::GaveUp,
+            Err(ClusterError::Unavailable(_)) => tokio::time::sleep(backoff.next()).await,
+        }
+    }
+}
+
+/// Capped exponential backoff with jitter: 100 ms doubling to 10 s, each wait
+/// drawn between half and all of its step, so workers do not retry in step.
+#[derive(Default)]
+struct Backoff {
+    attempt: u32,
+    seed: u64,
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(100);
+    const CAP: Duration = Duration::from_secs(10);
+
+    fn next(&mut self) -> Duration {
+        let step = Self::FIRST.saturating_mul(1 << self.attempt.min(10)).min(Self::CAP);
+        self.attempt += 1;
+        if self.seed == 0 {
+            self.seed = u64::from(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().subsec_nanos()) | 1;
+        }
+        // xorshift: good enough to spread retries, no crate needed.
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 7;
+        self.seed ^= self.seed << 17;
+        let fraction = 0.5 + (self.seed % 1000) as f64 / 2000.0;
+        step.mul_f64(fraction)
+    }
+
+    fn reset(&mut self) {
+        self.attempt = 0;
+    }
+}
+
+/// Whether the cluster answers: one log line per change of state, not per attempt.
+#[derive(Default)]
+struct ClusterState {
+    away_since: Option<(Instant, usize)>,
+    backoff: Backoff,
+}
+
+impl ClusterState {
+    fn answered(&mut self, metrics: &Metrics) {
+        metrics.healthy.store(true, Ordering::Relaxed);
+        if let Some((since, attempts)) = self.away_since.take() {
+            Line::new("cluster-back")
+                .field("after_ms", since.elapsed().as_millis())
+                .field("attempts", attempts)
+                .emit();
+        }
+        self.backoff.reset();
+    }
+
+    fn away(&mut self, why: &str) -> Duration {
+        match &mut self.away_since {
+            Some((_, attempts)) => *attempts += 1,
+            None => {
+                Line::new("cluster-away")
+                    .field("why", why)
+                    .field("retrying", "with backoff up to 10 s")
+                    .emit();
+                self.away_since = Some((Instant::now(), 1));
+            }
+        }
+        self.backoff.next()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_its_cap_with_jitter() {
+        let mut b = Backoff::default();
+        let waits: Vec<Duration> = (0..12).map(|_| b.next()).collect();
+        assert!(waits[0] >= Duration::from_millis(50) && waits[0] <= Duration::from_millis(100));
+        assert!(waits[3] >= Duration::from_millis(400) && waits[3] <= Duration::from_millis(800));
+        assert!(waits.iter().all(|w| *w <= Backoff::CAP));
+        assert!(waits[11] >= Backoff::CAP / 2);
+        b.reset();
+        assert!(b.next() <= Duration::from_millis(100));
+    }
+}
