@@ -1,6 +1,8 @@
 //! Test support shared by the integration tests and the bench: the runner of
-//! the recorded scenarios under `tests/`, and large recordings generated from
-//! real Textract responses instead of committed.
+//! the recorded scenarios under `tests/`, large recordings generated from
+//! real Textract responses instead of committed, and a strict stand-in for the
+//! Camunda 8 REST API that the job worker's tests run against.
 
+pub mod camunda;
 pub mod generated;
 pub mod scenario;
