@@ -500,8 +500,11 @@ async fn worker(args: WorkerArgs) -> Result<ExitCode> {
             policy: Arc::new(move |input: &str| sandbox_args.policy(input)),
         },
     };
-    worker::run(harness, client, metrics, options, shutdown_signal()).await;
-    Ok(ExitCode::SUCCESS)
+    let report = worker::run(harness, client, metrics, options, shutdown_signal()).await;
+    match report.refused {
+        Some(why) => bail!("the cluster refused the activation: {why}"),
+        None => Ok(ExitCode::SUCCESS),
+    }
 }
 
 /// SIGTERM or SIGINT.

@@ -13,6 +13,8 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub struct Answer {
     pub status: u16,
+    /// Extra response headers (a recording's `Date` and request id, say).
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub delay: Duration,
 }
@@ -21,6 +23,7 @@ impl Answer {
     pub fn json(status: u16, body: impl Into<Vec<u8>>) -> Answer {
         Answer {
             status,
+            headers: Vec::new(),
             body: body.into(),
             delay: Duration::ZERO,
         }
@@ -129,11 +132,19 @@ async fn serve(
     if !answer.delay.is_zero() {
         tokio::time::sleep(answer.delay).await;
     }
-    let mut response = hyper::Response::new(Full::new(Bytes::from(answer.body)));
+    let mut response = hyper::Response::new(Full::new(Bytes::from(answer.body.clone())));
     *response.status_mut() = hyper::StatusCode::from_u16(answer.status).unwrap_or(hyper::StatusCode::OK);
     response.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static("application/x-amz-json-1.1"),
     );
+    for (name, value) in &answer.headers {
+        if let (Ok(name), Ok(value)) = (
+            hyper::header::HeaderName::from_bytes(name.as_bytes()),
+            hyper::header::HeaderValue::from_str(value),
+        ) {
+            response.headers_mut().insert(name, value);
+        }
+    }
     Ok(response)
 }

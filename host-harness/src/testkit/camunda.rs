@@ -454,14 +454,10 @@ impl State {
     }
 }
 
-/// An opaque content hash (the real stores use SHA-256; clients must only echo it).
+/// The content hash as Camunda's stores compute it: SHA-256 of the bytes, in hex
+/// (the connector checks the bytes it reads against it).
 fn content_hash(bytes: &[u8]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{h:016x}{:016x}", bytes.len())
+    textract_connector::camunda::document::sha256_hex(bytes)
 }
 
 fn activated_job_json(job: &Job, deadline: i64, fetch: Option<&[String]>) -> Value {

@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 pub enum ClusterError {
     /// Connection refused, a timeout, 5xx, 429 or 503 backpressure: try again later.
     Unavailable(String),
-    /// The job is gone (404): it timed out, was cancelled or completed elsewhere.
+    /// The job is gone (404) or no longer activated (409): it timed out, was
+    /// cancelled, or was completed elsewhere.
     NotFound(String),
     /// Any other refusal (400, 401 after a fresh token, 403, 409): retrying the same call is pointless.
     Rejected(String),
@@ -241,7 +242,8 @@ impl CamundaClient {
                 .map_err(|e| ClusterError::Unavailable(format!("the answer broke off: {}", reason(&e))))?;
             return match status {
                 200..=299 => Ok(bytes.to_vec()),
-                404 => Err(ClusterError::NotFound(problem(status, &bytes))),
+                // 404: gone; 409: no longer activated (e.g. an incident). Either way not ours.
+                404 | 409 => Err(ClusterError::NotFound(problem(status, &bytes))),
                 429 | 500..=599 => Err(ClusterError::Unavailable(problem(status, &bytes))),
                 _ => Err(ClusterError::Rejected(problem(status, &bytes))),
             };

@@ -78,6 +78,8 @@ pub struct Report {
     /// Jobs left to their broker timeout: not finished within the shutdown grace,
     /// past their deadline before they ran, or a reply the cluster never took.
     pub left: usize,
+    /// With `--once`: why the cluster refused the activation (bad credentials, ...).
+    pub refused: Option<String>,
 }
 
 #[derive(Default)]
@@ -102,6 +104,7 @@ impl Counts {
             bpmn_errors: get(&self.bpmn_errors),
             dropped: get(&self.dropped),
             left: get(&self.left),
+            refused: None,
         }
     }
 }
@@ -133,6 +136,7 @@ pub async fn run(
     let slots = Arc::new(Semaphore::new(concurrency));
     let mut running = tokio::task::JoinSet::new();
     let mut cluster = ClusterState::default();
+    let mut refused = None;
     tokio::pin!(shutdown);
     Line::new("worker-started")
         .field("cluster", shared.client.address())
@@ -196,6 +200,13 @@ pub async fn run(
                     () = tokio::time::sleep(delay) => {},
                     () = &mut shutdown => break,
                 }
+                // Even with --once: a batch is what was asked for, and the cluster will be back.
+                continue;
+            }
+            Err(other) if shared.options.once => {
+                cluster.away(&other.to_string());
+                refused = Some(other.to_string());
+                break;
             }
             Err(other) => {
                 // A refusal (bad credentials, a request the cluster rejects) will not pass
@@ -232,7 +243,10 @@ pub async fn run(
         shared.counts.left.fetch_add(left, Ordering::Relaxed);
         Line::new("worker-grace-over").field("left_to_timeout", left).emit();
     }
-    let report = shared.counts.report();
+    let report = Report {
+        refused,
+        ..shared.counts.report()
+    };
     Line::new("worker-stopped")
         .field("activated", report.activated)
         .field("completed", report.completed)
