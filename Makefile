@@ -11,7 +11,13 @@ JCO        ?= $(firstword $(wildcard target/tools/node_modules/.bin/jco) $(shell
 WASM_OPT_FLAGS = -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
                  --enable-mutable-globals --enable-multivalue --enable-reference-types
 
-.PHONY: demo test layout tools component fixture host target bench bench-quick sdk-baseline fuzz test-jco clean
+# The official element templates (the models users write) and bpmn-io's validator, pinned.
+OFFICIAL_TEMPLATES = target/tools/node_modules/@camunda/connectors-element-templates/src/element-templates/aws-textract-outbound-connector.json
+NPM_TOOLS   = @bytecodealliance/jco@1.35.0 @camunda/connectors-element-templates@1.0.29 \
+              @bpmn-io/element-templates-validator@2.26.0
+
+.PHONY: demo test layout tools component fixture host target bench bench-quick sdk-baseline fuzz test-jco templates \
+        test-templates clean
 
 # Idempotent: adds the wasm target to the toolchain named in rust-toolchain.toml.
 target:
@@ -41,9 +47,22 @@ component: target
 # module and splices it back into the component; then every custom section
 # (names, producers) is stripped. `make tools` installs jco into target/tools;
 # without it the plain cargo output is used, which behaves the same.
+# It also installs the official element templates and bpmn-io's validator, which
+# the template tests of `make test` need (they report themselves skipped without).
 tools:
 	mkdir -p target/tools
-	cd target/tools && npm install --no-audit --no-fund --loglevel=error @bytecodealliance/jco@1.35.0
+	cd target/tools && npm install --no-audit --no-fund --loglevel=error --save-exact $(NPM_TOOLS)
+
+# The element templates alone: installs the pinned packages, then runs every official
+# template version's models through the component, and validates our own template.
+templates: tools component test-templates
+
+test-templates:
+	@if [ -f $(OFFICIAL_TEMPLATES) ]; then \
+	  $(CARGO) test -p textract-host --test element_templates -- --ignored --nocapture; \
+	else echo "official element template models: skipped (run \`make tools\` to install @camunda/connectors-element-templates)"; fi
+	@if command -v node >/dev/null 2>&1; then node tests/element-templates/validate.mjs; \
+	else echo "element template validation: skipped (no node)"; fi
 
 # The test-only component that proves the sandbox's limits.
 fixture: target
@@ -60,6 +79,7 @@ demo: component host
 
 test: component fixture layout
 	$(CARGO) test --workspace
+	@$(MAKE) --no-print-directory test-templates
 	@if [ -n "$$TEXTRACT_MOTO_CONFIG" ]; then $(CARGO) test -p textract-host --test moto -- --ignored; else echo "moto tests: skipped (TEXTRACT_MOTO_CONFIG is not set)"; fi
 
 # jco as a second runtime: every replayable scenario through the shipped component
