@@ -80,7 +80,7 @@ demo: component host
 test: component fixture layout
 	$(CARGO) test --workspace
 	@$(MAKE) --no-print-directory test-templates
-	@if [ -n "$$TEXTRACT_MOTO_CONFIG" ]; then $(CARGO) test -p textract-host --test moto -- --ignored; else echo "moto tests: skipped (TEXTRACT_MOTO_CONFIG is not set)"; fi
+	@if [ -n "$$TEXTRACT_MOTO_CONFIG" ]; then $(CARGO) test -p textract-host --test moto --test worker_moto -- --ignored; else echo "moto tests: skipped (TEXTRACT_MOTO_CONFIG is not set)"; fi
 
 # jco as a second runtime: every replayable scenario through the shipped component
 # transpiled by jco (Node 20+, installed by `make tools`), compared byte for byte
