@@ -1576,7 +1576,7 @@ struct Store<'w> {
 }
 
 impl DocumentStore for Store<'_> {
-    fn read(&mut self, _store_id: Option<&str>, id: &str) -> Result<Vec<u8>, StoreError> {
+    fn read(&mut self, _store_id: Option<&str>, id: &str, _hash: Option<&str>) -> Result<Vec<u8>, StoreError> {
         match id {
             "doc-denied" => Err(StoreError::Denied("the process may not read it".into())),
             "doc-unavailable" => Err(StoreError::Unavailable("the store is down".into())),
