@@ -20,6 +20,7 @@ use textract_host::outcome::{self, GuestError};
 use textract_host::transport::cassette::{self, Cassette};
 use textract_host::transport::egress::EgressPolicy;
 use textract_host::transport::{Mode, Replayer};
+use textract_host::worker::semantics::secrets::SecretSource;
 
 #[derive(Parser)]
 #[command(
@@ -231,6 +232,13 @@ struct WorkerArgs {
     /// Activate one batch, run it, report, and exit.
     #[arg(long)]
     once: bool,
+    /// The tenant policy (TOML): each tenant's mode, hosts, secrets file, limits and
+    /// concurrency. Only these tenants' jobs are taken, each tenant on its own lane.
+    #[arg(long, value_name = "FILE", conflicts_with = "tenants")]
+    tenant_config: Option<PathBuf>,
+    /// Self-managed secrets: `{{secrets.NAME}}` reads the environment variable PREFIX+NAME.
+    #[arg(long, value_name = "PREFIX", default_value = "")]
+    secrets_env_prefix: String,
     #[arg(long)]
     component: Option<PathBuf>,
     #[command(flatten)]
@@ -473,14 +481,38 @@ async fn worker(args: WorkerArgs) -> Result<ExitCode> {
         tokio::spawn(metrics.clone().serve(listener));
     }
     let concurrency = args.concurrency.max(1);
+    let limits = args.sandbox.limits()?;
+    let lanes = match &args.tenant_config {
+        None => {
+            let (runtime, grants) = args.sandbox.runtime();
+            let sandbox_args = args.sandbox.clone();
+            vec![worker::Lane {
+                tenant_ids: args.tenants.clone(),
+                concurrency,
+                sandbox: worker::Sandbox {
+                    runtime,
+                    grants,
+                    limits,
+                    policy: Arc::new(move |input: &str| sandbox_args.policy(input)),
+                },
+                secrets: Arc::new(match args.sandbox.self_managed {
+                    true => SecretSource::Environment {
+                        prefix: args.secrets_env_prefix.clone(),
+                    },
+                    false => SecretSource::None,
+                }),
+            }]
+        }
+        Some(path) => tenant_lanes(&args, path, concurrency, limits)?,
+    };
+    let max_memory = lanes.iter().map(|l| l.sandbox.limits.max_memory).max().unwrap_or(limits.max_memory);
     let settings = EngineSettings {
         // One pool slot per execution slot, and a few spare.
         pool_size: u32::try_from(concurrency + 2).unwrap_or(u32::MAX),
+        max_memory,
         ..args.sandbox.settings()?
     };
     let harness = Arc::new(Harness::load_with(&component_path(args.component.clone())?, settings)?);
-    let (runtime, grants) = args.sandbox.runtime();
-    let sandbox_args = args.sandbox.clone();
     let options = worker::WorkerOptions {
         job_type: args.job_type.clone(),
         worker_name: args
@@ -490,21 +522,51 @@ async fn worker(args: WorkerArgs) -> Result<ExitCode> {
         concurrency,
         job_timeout: limits::parse_duration(&args.job_timeout)?,
         request_timeout: limits::parse_duration(&args.poll_timeout)?,
-        tenant_ids: args.tenants.clone(),
         shutdown_grace: limits::parse_duration(&args.shutdown_grace)?,
         once: args.once,
-        sandbox: worker::Sandbox {
-            runtime,
-            grants,
-            limits: args.sandbox.limits()?,
-            policy: Arc::new(move |input: &str| sandbox_args.policy(input)),
-        },
+        lanes,
     };
     let report = worker::run(harness, client, metrics, options, shutdown_signal()).await;
     match report.refused {
         Some(why) => bail!("the cluster refused the activation: {why}"),
         None => Ok(ExitCode::SUCCESS),
     }
+}
+
+/// One lane per tenant of the policy file: its mode, hosts (added to the global
+/// --allow-host entries), secrets, limits and share of the worker.
+fn tenant_lanes(args: &WorkerArgs, path: &Path, concurrency: usize, limits: Limits) -> Result<Vec<textract_host::worker::Lane>> {
+    use textract_host::worker::{tenants, Lane, Sandbox};
+    let mut lanes = Vec::new();
+    for tenant in tenants::load(path)? {
+        let mut sandbox_args = args.sandbox.clone();
+        sandbox_args.self_managed = tenant.self_managed;
+        sandbox_args.allow_hosts.extend(tenant.allowed_hosts.iter().cloned());
+        let (runtime, grants) = sandbox_args.runtime();
+        let secrets = match (&tenant.secrets_file, tenant.self_managed) {
+            (Some(file), _) => SecretSource::from_file(file).with_context(|| format!("tenant {:?}", tenant.id))?,
+            (None, true) => SecretSource::Environment {
+                prefix: args.secrets_env_prefix.clone(),
+            },
+            (None, false) => SecretSource::None,
+        };
+        lanes.push(Lane {
+            tenant_ids: vec![tenant.id.clone()],
+            concurrency: tenant.concurrency.unwrap_or(concurrency).min(concurrency),
+            sandbox: Sandbox {
+                runtime,
+                grants,
+                limits: Limits {
+                    max_memory: tenant.max_memory.unwrap_or(limits.max_memory),
+                    timeout: tenant.timeout.unwrap_or(limits.timeout),
+                    ..limits
+                },
+                policy: Arc::new(move |input: &str| sandbox_args.policy(input)),
+            },
+            secrets: Arc::new(secrets),
+        });
+    }
+    Ok(lanes)
 }
 
 /// SIGTERM or SIGINT.

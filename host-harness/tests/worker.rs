@@ -7,193 +7,12 @@
 
 mod common;
 
+use common::worker::{assert_same, assert_strict, events, job, job_input, scenario, Worker};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use textract_host::testkit::aws_standin::{Answer, AwsStandIn};
-use textract_host::testkit::camunda::{AuthMode, CamundaStandIn, JobSpec, JobState, StandInConfig};
-use textract_host::transport::cassette::Cassette;
-
-const JOB_TYPE: &str = "io.camunda:aws-textract:1";
-
-/// The recorded SYNC scenario the worker's jobs replay against the AWS stand-in:
-/// its input, the body AWS answered, and the exact result.
-struct Scenario {
-    input: Value,
-    body: Vec<u8>,
-    headers: Vec<(String, String)>,
-    expected: Value,
-}
-
-impl Scenario {
-    /// What AWS answered in the recording, headers and all.
-    fn answer(&self) -> Answer {
-        Answer {
-            headers: self.headers.clone(),
-            ..Answer::json(200, self.body.clone())
-        }
-    }
-}
-
-fn scenario(name: &str) -> Scenario {
-    let dir = common::workspace().join("tests").join(name);
-    let read = |f: &str| -> Value { serde_json::from_str(&std::fs::read_to_string(dir.join(f)).unwrap()).unwrap() };
-    let cassette = Cassette::load(&dir.join("cassette.json")).unwrap();
-    let response = &cassette.interactions[0].response;
-    let body = response.body.bytes(&dir).unwrap();
-    let headers = response
-        .headers
-        .iter()
-        .filter(|(name, _)| !name.eq_ignore_ascii_case("content-length"))
-        .filter_map(|(name, value)| value.as_str().map(|v| (name.clone(), v.to_string())))
-        .collect();
-    Scenario {
-        input: read("input.json"),
-        body,
-        headers,
-        expected: read("expected.json"),
-    }
-}
-
-/// The scenario's input, sent to the AWS stand-in.
-fn job_input(s: &Scenario, aws: &AwsStandIn) -> Value {
-    let mut input = s.input.clone();
-    input["configuration"]["endpoint"] = json!(aws.endpoint());
-    input
-}
-
-fn job(variables: Value, headers: &[(&str, &str)]) -> JobSpec {
-    let mut spec = JobSpec::new(JOB_TYPE, variables);
-    spec.custom_headers = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>();
-    spec
-}
-
-struct Worker {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Worker {
-    fn start(cluster: &CamundaStandIn, aws: &AwsStandIn, args: &[&str], env: &[(&str, &str)]) -> Worker {
-        common::harness(); // a clear failure on a stale component
-        let log = std::env::temp_dir().join(format!(
-            "worker-{}-{}.log",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        ));
-        let mut command = Command::new(env!("CARGO_BIN_EXE_textract-host"));
-        for (name, _) in std::env::vars() {
-            if name.starts_with("CAMUNDA_") || name.starts_with("ZEEBE_") || name.starts_with("AWS_") {
-                command.env_remove(name);
-            }
-        }
-        command
-            .env("TEXTRACT_COMPONENT", common::component_path())
-            .envs(env.iter().copied())
-            .args(["worker", "--camunda-url", &cluster.url(), "--allow-host", &aws.authority()])
-            .args(["--poll-timeout", "1s", "--no-pooling"])
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap());
-        Worker {
-            child: command.spawn().unwrap(),
-            log,
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Waits for the process to exit; its exit code.
-    fn wait(&mut self, limit: Duration) -> i32 {
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code().unwrap_or(-1);
-            }
-            if started.elapsed() > limit {
-                self.child.kill().ok();
-                panic!("the worker did not exit within {limit:?}; its log:\n{}", self.log());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn signal(&self, signal: &str) {
-        let ok = Command::new("kill")
-            .args([&format!("-{signal}"), &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -{signal} failed");
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-        std::fs::remove_file(&self.log).ok();
-    }
-}
-
-fn events(log: &str, event: &str) -> Vec<String> {
-    let needle = format!("event={event} ");
-    log.lines().filter(|l| l.contains(&needle) || l.ends_with(&format!("event={event}"))).map(str::to_string).collect()
-}
-
-/// The result is the recorded scenario's: the same JSON, with numbers equal to
-/// the last bit a JSON round trip keeps (the stand-in parses and stores the
-/// completion), and the `Content-Length` a live answer has and the recording lacks.
-fn assert_same(got: &Value, want: &Value) {
-    let mut got = got.clone();
-    for headers in ["httpHeaders", "allHttpHeaders"] {
-        if let Some(h) = got["sdkHttpMetadata"][headers].as_object_mut() {
-            h.remove("Content-Length");
-        }
-    }
-    let mut diffs = Vec::new();
-    same("$", want, &got, &mut diffs);
-    assert!(diffs.is_empty(), "the result differs: {:#?}", &diffs[..diffs.len().min(10)]);
-}
-
-fn same(path: &str, want: &Value, got: &Value, diffs: &mut Vec<String>) {
-    match (want, got) {
-        (Value::Number(a), Value::Number(b)) => {
-            let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
-            if (a - b).abs() > 1e-12 * a.abs().max(b.abs()) {
-                diffs.push(format!("{path}: expected {a}, completed {b}"));
-            }
-        }
-        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
-            for (i, (x, y)) in a.iter().zip(b).enumerate() {
-                same(&format!("{path}[{i}]"), x, y, diffs);
-            }
-        }
-        (Value::Object(a), Value::Object(b)) if a.len() == b.len() => {
-            for (k, x) in a {
-                match b.get(k) {
-                    Some(y) => same(&format!("{path}.{k}"), x, y, diffs),
-                    None => diffs.push(format!("{path}.{k}: missing")),
-                }
-            }
-        }
-        _ if want == got => {}
-        _ => diffs.push(format!("{path}: expected {want}, completed {got}")),
-    }
-}
-
-fn assert_strict(cluster: &CamundaStandIn) {
-    let violations = cluster.violations();
-    assert!(violations.is_empty(), "requests that break the API: {violations:#?}");
-}
+use textract_host::testkit::camunda::{AuthMode, CamundaStandIn, JobState, StandInConfig};
 
 #[test]
 fn sync_jobs_complete_with_no_variables_or_the_result_under_result_variable() {
@@ -279,7 +98,8 @@ fn a_job_never_runs_past_its_deadline() {
     let started = Instant::now();
     let mut worker = Worker::start(&cluster, &aws, &["--once", "--job-timeout", "3s"], &[]);
     assert_eq!(worker.wait(Duration::from_secs(30)), 0, "{}", worker.log());
-    assert!(started.elapsed() < Duration::from_secs(15), "the execution was not cut at the deadline");
+    // Cut at the deadline, not when AWS answers 20 s later: the failure is not stale.
+    assert!(started.elapsed() < Duration::from_secs(20), "{}", worker.log());
     let failures = cluster.failures();
     assert_eq!(failures.len(), 1, "{}", worker.log());
     assert_eq!(failures[0].key, key);

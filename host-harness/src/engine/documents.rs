@@ -3,7 +3,6 @@
 //! worker serves the cluster's document API. Both refuse ids that could name
 //! anything but one document, and documents larger than any Textract call takes.
 
-use super::ReadError;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -11,6 +10,17 @@ use std::sync::Arc;
 
 /// The largest document a store hands out: Textract's 500 MB async limit, and some.
 pub const MAX_DOCUMENT_BYTES: u64 = 512 * 1024 * 1024;
+
+/// Why a store did not hand a document out (the `read-error` of the WIT import).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadError {
+    /// No document with that id in that store.
+    NotFound,
+    /// This execution may not have it.
+    Denied(String),
+    /// The store cannot answer now (it may later).
+    Unavailable(String),
+}
 
 pub type ReadFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<u8>, ReadError>> + Send + 'a>>;
 

@@ -42,7 +42,7 @@ mod bindings {
     });
 }
 
-pub use bindings::textract::connector::document_store::ReadError;
+use bindings::textract::connector::document_store::ReadError as WitReadError;
 use bindings::textract::connector::runtime::RuntimeMode as WitMode;
 pub use bindings::{ConnectorError, ErrorKind};
 
@@ -85,15 +85,20 @@ impl bindings::textract::connector::document_store::Host for HostState {
         store_id: Option<String>,
         document_id: String,
         content_hash: Option<String>,
-    ) -> std::result::Result<Vec<u8>, ReadError> {
+    ) -> std::result::Result<Vec<u8>, WitReadError> {
         let Some(store) = self.documents.clone() else {
-            return Err(ReadError::Unavailable(
+            return Err(WitReadError::Unavailable(
                 "this runtime has no document store (see --documents)".into(),
             ));
         };
         store
             .read(store_id.as_deref(), &document_id, content_hash.as_deref())
             .await
+            .map_err(|e| match e {
+                documents::ReadError::NotFound => WitReadError::NotFound,
+                documents::ReadError::Denied(why) => WitReadError::Denied(why),
+                documents::ReadError::Unavailable(why) => WitReadError::Unavailable(why),
+            })
     }
 }
 

@@ -7,9 +7,8 @@
 
 use super::connection::{Auth, Connection};
 use super::job::{ActivatedJob, Reply};
-use crate::engine::documents::{plain_id, MAX_DOCUMENT_BYTES};
+use crate::engine::documents::{plain_id, ReadError, MAX_DOCUMENT_BYTES};
 use crate::engine::runtime_log::escape_controls;
-use crate::engine::ReadError;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 

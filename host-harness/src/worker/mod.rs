@@ -14,6 +14,8 @@ pub mod documents;
 pub mod job;
 pub mod log;
 pub mod metrics;
+pub mod semantics;
+pub mod tenants;
 
 use crate::engine::sandbox::{Grants, RuntimeMode};
 use crate::engine::{ExecOptions, ExecutionClock, Harness};
@@ -22,6 +24,7 @@ use crate::transport::egress::EgressPolicy;
 use crate::transport::Mode;
 use client::{Activation, CamundaClient, ClusterError};
 use job::{ActivatedJob, Reply};
+use semantics::secrets::SecretSource;
 use log::Line;
 use metrics::Metrics;
 use std::future::Future;
@@ -42,23 +45,36 @@ pub struct Sandbox {
     pub policy: Arc<dyn Fn(&str) -> EgressPolicy + Send + Sync>,
 }
 
+/// One activation loop: the jobs of some tenants (none named: the cluster's
+/// default tenant), at most `concurrency` of them at once, each run under the
+/// lane's sandbox and with the lane's secrets. With a tenant policy file
+/// every tenant has a lane of its own, so tenants never wait on each other.
+#[derive(Clone)]
+pub struct Lane {
+    pub tenant_ids: Vec<String>,
+    pub concurrency: usize,
+    pub sandbox: Sandbox,
+    pub secrets: Arc<SecretSource>,
+}
+
 #[derive(Clone)]
 pub struct WorkerOptions {
     pub job_type: String,
     pub worker_name: String,
-    /// Executions at once: the most jobs this worker holds.
+    /// Executions at once in this process, over all lanes.
     pub concurrency: usize,
     /// How long the cluster gives this worker for one job.
     pub job_timeout: Duration,
     /// How long one activation request is held open when there is no work.
     pub request_timeout: Duration,
-    /// Only these tenants' jobs (none: the cluster's default tenant).
-    pub tenant_ids: Vec<String>,
     pub shutdown_grace: Duration,
-    /// Activate one batch, run it, and stop.
+    /// Activate one batch per lane, run it, and stop.
     pub once: bool,
-    pub sandbox: Sandbox,
+    pub lanes: Vec<Lane>,
 }
+
+/// How long a stopping worker still waits for an activation already under way.
+const ANSWER_WAIT: Duration = Duration::from_secs(1);
 
 /// The time a reply needs to reach the cluster before the job's deadline.
 const REPLY_MARGIN: Duration = Duration::from_secs(1);
@@ -115,9 +131,11 @@ struct Shared {
     metrics: Arc<Metrics>,
     options: WorkerOptions,
     counts: Counts,
+    /// The process-wide cap on executions at once.
+    executions: Arc<Semaphore>,
 }
 
-/// Runs until `shutdown` resolves (or after one batch with `once`).
+/// Runs until `shutdown` resolves (or after one batch per lane with `once`).
 pub async fn run(
     harness: Arc<Harness>,
     client: Arc<CamundaClient>,
@@ -126,24 +144,75 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Report {
     let concurrency = options.concurrency.max(1);
+    let lanes = options.lanes.clone();
     let shared = Arc::new(Shared {
         harness,
         client,
         metrics,
         options,
         counts: Counts::default(),
+        executions: Arc::new(Semaphore::new(concurrency)),
     });
-    let slots = Arc::new(Semaphore::new(concurrency));
-    let mut running = tokio::task::JoinSet::new();
-    let mut cluster = ClusterState::default();
-    let mut refused = None;
-    tokio::pin!(shutdown);
     Line::new("worker-started")
         .field("cluster", shared.client.address())
         .field("type", &shared.options.job_type)
         .field("worker", &shared.options.worker_name)
         .field("concurrency", concurrency)
+        .field("lanes", lanes.len())
         .emit();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut loops = tokio::task::JoinSet::new();
+    for lane in lanes {
+        loops.spawn(run_lane(shared.clone(), Arc::new(lane), stopped.clone()));
+    }
+    let mut refused = None;
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => {
+                let _ = stop.send(true);
+                break;
+            }
+            joined = loops.join_next() => match joined {
+                Some(Ok(Some(why))) => refused = Some(why),
+                Some(_) => {}
+                None => break,
+            },
+        }
+    }
+    while let Some(joined) = loops.join_next().await {
+        if let Ok(Some(why)) = joined {
+            refused = Some(why);
+        }
+    }
+    let report = Report {
+        refused,
+        ..shared.counts.report()
+    };
+    Line::new("worker-stopped")
+        .field("activated", report.activated)
+        .field("completed", report.completed)
+        .field("failed", report.failed)
+        .field("incidents", report.incidents)
+        .field("bpmn_errors", report.bpmn_errors)
+        .field("dropped", report.dropped)
+        .field("left", report.left)
+        .field("peak_rss_mib", crate::cli::many::peak_rss_bytes() >> 20)
+        .emit();
+    report
+}
+
+/// One lane's activation loop, then its drain within the shutdown grace.
+/// With `--once`: why the cluster refused the activation, if it did.
+async fn run_lane(shared: Arc<Shared>, lane: Arc<Lane>, mut stopped: tokio::sync::watch::Receiver<bool>) -> Option<String> {
+    let slots = Arc::new(Semaphore::new(lane.concurrency.max(1)));
+    let mut running = tokio::task::JoinSet::new();
+    let mut cluster = ClusterState::default();
+    let mut refused = None;
+    let stop = async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    };
+    tokio::pin!(stop);
 
     loop {
         // Wait for a free slot, then take every slot that is free.
@@ -152,11 +221,11 @@ pub async fn run(
                 Ok(p) => p,
                 Err(_) => break,
             },
-            () = &mut shutdown => break,
+            () = &mut stop => break,
         };
         let free = slots.available_permits();
         if free > 0 {
-            if let Ok(more) = slots.clone().try_acquire_many_owned(free as u32) {
+            if let Ok(more) = slots.clone().try_acquire_many_owned(u32::try_from(free).unwrap_or(u32::MAX)) {
                 permits.merge(more);
             }
         }
@@ -166,11 +235,22 @@ pub async fn run(
             timeout: shared.options.job_timeout,
             max_jobs: permits.num_permits(),
             request_timeout: shared.options.request_timeout,
-            tenant_ids: shared.options.tenant_ids.clone(),
+            tenant_ids: lane.tenant_ids.clone(),
         };
+        // Stopping while the cluster may already be answering: take that answer
+        // (briefly), so its jobs run now instead of waiting out their timeout.
+        let activate = shared.client.activate(&activation);
+        tokio::pin!(activate);
+        let mut stopping = false;
         let answer = tokio::select! {
-            answer = shared.client.activate(&activation) => answer,
-            () = &mut shutdown => break,
+            answer = &mut activate => answer,
+            () = &mut stop => match tokio::time::timeout(ANSWER_WAIT.min(shared.options.shutdown_grace), &mut activate).await {
+                Ok(answer) => {
+                    stopping = true;
+                    answer
+                }
+                Err(_) => break,
+            },
         };
         match answer {
             Ok(jobs) => {
@@ -186,9 +266,9 @@ pub async fn run(
                     };
                     shared.counts.activated.fetch_add(1, Ordering::Relaxed);
                     shared.metrics.activated.get_or_create(&Metrics::tenant(job.tenant())).inc();
-                    let shared = shared.clone();
+                    let (shared, lane) = (shared.clone(), lane.clone());
                     running.spawn(async move {
-                        run_job(&shared, job).await;
+                        run_job(&shared, &lane, job).await;
                         drop(permit);
                     });
                 }
@@ -198,7 +278,7 @@ pub async fn run(
                 let delay = cluster.away(&why);
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {},
-                    () = &mut shutdown => break,
+                    () = &mut stop => break,
                 }
                 // Even with --once: a batch is what was asked for, and the cluster will be back.
                 continue;
@@ -215,12 +295,12 @@ pub async fn run(
                 let delay = cluster.away(&other.to_string()).max(Duration::from_secs(5));
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {},
-                    () = &mut shutdown => break,
+                    () = &mut stop => break,
                 }
             }
         }
         while running.try_join_next().is_some() {}
-        if shared.options.once {
+        if shared.options.once || stopping {
             break;
         }
     }
@@ -243,21 +323,7 @@ pub async fn run(
         shared.counts.left.fetch_add(left, Ordering::Relaxed);
         Line::new("worker-grace-over").field("left_to_timeout", left).emit();
     }
-    let report = Report {
-        refused,
-        ..shared.counts.report()
-    };
-    Line::new("worker-stopped")
-        .field("activated", report.activated)
-        .field("completed", report.completed)
-        .field("failed", report.failed)
-        .field("incidents", report.incidents)
-        .field("bpmn_errors", report.bpmn_errors)
-        .field("dropped", report.dropped)
-        .field("left", report.left)
-        .field("peak_rss_mib", crate::cli::many::peak_rss_bytes() >> 20)
-        .emit();
-    report
+    refused
 }
 
 fn now_millis() -> i64 {
@@ -268,12 +334,23 @@ fn now_millis() -> i64 {
 }
 
 /// Runs one job in its own instance and replies for it.
-async fn run_job(shared: &Shared, job: ActivatedJob) {
+async fn run_job(shared: &Shared, lane: &Lane, job: ActivatedJob) {
     let line = |event: &str| {
         Line::new(event)
             .field("job", &job.job_key)
             .field("process_instance", job.process_instance_key.as_deref().unwrap_or("-"))
             .field("tenant", job.tenant())
+    };
+    // The tenant is the job's, as the cluster says; a job of a tenant this lane
+    // does not serve is not run under this lane's policy, nor failed: it is left.
+    if !lane.tenant_ids.is_empty() && !lane.tenant_ids.iter().any(|t| t == job.tenant()) {
+        shared.counts.left.fetch_add(1, Ordering::Relaxed);
+        line("job-refused").field("why", "its tenant is not this lane's").emit();
+        return;
+    }
+    // The process-wide cap; the wait counts against the job's deadline below.
+    let Ok(_execution) = shared.executions.clone().acquire_owned().await else {
+        return;
     };
     // The execution ends before the broker gives the job to someone else.
     let remaining = Duration::from_millis(u64::try_from(job.deadline - now_millis()).unwrap_or(0));
@@ -282,16 +359,31 @@ async fn run_job(shared: &Shared, job: ActivatedJob) {
         line("job-skipped").field("why", "its deadline passed before it could run").emit();
         return;
     };
-    let sandbox = &shared.options.sandbox;
+    let sandbox = &lane.sandbox;
     let limits = Limits {
         timeout: sandbox.limits.timeout.min(budget),
         ..sandbox.limits
     };
-    // The job's variables, all of them, are the connector's input; the tenant is the job's.
-    let input = match &job.variables {
-        serde_json::Value::Null => "{}".to_string(),
-        v => v.to_string(),
+    // The job's variables, all of them, with the tenant's secrets, are the connector's input.
+    let mut variables = match &job.variables {
+        serde_json::Value::Null => serde_json::json!({}),
+        v => v.clone(),
     };
+    let used = match semantics::secrets::substitute(&mut variables, &lane.secrets) {
+        Ok(used) => used,
+        Err(why) => {
+            let reply = Reply::Fail {
+                retries: 0,
+                message: why,
+                backoff: Duration::ZERO,
+                variables: None,
+            };
+            finish(shared, &job, &reply, Some("invalid-input".into()), Duration::ZERO, &line).await;
+            return;
+        }
+    };
+    let input = variables.to_string();
+    drop(variables);
     let started = Instant::now();
     shared.metrics.in_flight.inc();
     let execution = shared
@@ -326,30 +418,38 @@ async fn run_job(shared: &Shared, job: ActivatedJob) {
                 message: format!("The runtime could not run the connector: {e}"),
                 retryable: false,
             };
-            (job::failure(&job, &error), Some(error.kind))
+            let kind = error.kind.clone();
+            (semantics::reply(&job, Err(error), &used), Some(kind))
         }
         Ok(execution) => {
             for text in execution.stderr.lines().filter(|l| !l.trim().is_empty()) {
-                line("guest-log").field("line", text).emit();
+                line("guest-log").field("line", used.mask(text)).emit();
             }
-            match execution.outcome {
-                Ok(result) => match serde_json::from_str(&result) {
-                    Ok(value) => (outcome_reply(&job, value), None),
-                    Err(e) => {
-                        let error = crate::outcome::GuestError {
-                            kind: "internal".into(),
-                            code: "InvalidResult".into(),
-                            message: format!("The connector's result is not JSON: {e}"),
-                            retryable: false,
-                        };
-                        (job::failure(&job, &error), Some(error.kind))
-                    }
-                },
-                Err(error) => (job::failure(&job, &error), Some(error.kind.clone())),
-            }
+            let outcome = execution.outcome.and_then(|result| {
+                serde_json::from_str(&result).map_err(|e| crate::outcome::GuestError {
+                    kind: "internal".into(),
+                    code: "InvalidResult".into(),
+                    message: format!("The connector's result is not JSON: {e}"),
+                    retryable: false,
+                })
+            });
+            let kind = outcome.as_ref().err().map(|e| e.kind.clone());
+            (semantics::reply(&job, outcome, &used), kind)
         }
     };
-    let sent = send_reply(shared, &job, &reply).await;
+    finish(shared, &job, &reply, kind, elapsed, &line).await;
+}
+
+/// Sends the reply, counts it and logs the job's line.
+async fn finish(
+    shared: &Shared,
+    job: &ActivatedJob,
+    reply: &Reply,
+    kind: Option<String>,
+    elapsed: Duration,
+    line: &(dyn Fn(&str) -> Line + Sync),
+) {
+    let sent = send_reply(shared, job, reply).await;
     let label = match &sent {
         Sent::Done => reply.label(),
         Sent::Gone => "dropped",
@@ -364,20 +464,21 @@ async fn run_job(shared: &Shared, job: ActivatedJob) {
         _ => &shared.counts.left,
     };
     counter.fetch_add(1, Ordering::Relaxed);
-    match (&sent, &kind) {
-        (Sent::Done, None) => shared.metrics.completed.get_or_create(&Metrics::tenant(job.tenant())).inc(),
-        (Sent::Done, Some(kind)) => shared
-            .metrics
-            .failed
-            .get_or_create(&Metrics::failure(job.tenant(), kind))
-            .inc(),
-        _ => 0,
-    };
-    let mut l = line("job-finished")
-        .field("outcome", label)
-        .field("ms", elapsed.as_millis());
-    if let Reply::Fail { retries, message, .. } = &reply {
-        l = l.field("retries", retries).field("error", message);
+    match (&sent, &kind, reply) {
+        (Sent::Done, _, Reply::Complete { .. }) => {
+            shared.metrics.completed.get_or_create(&Metrics::tenant(job.tenant())).inc();
+        }
+        (Sent::Done, kind, _) => {
+            let kind = kind.as_deref().unwrap_or("expression");
+            shared.metrics.failed.get_or_create(&Metrics::failure(job.tenant(), kind)).inc();
+        }
+        _ => {}
+    }
+    let mut l = line("job-finished").field("outcome", label).field("ms", elapsed.as_millis());
+    match reply {
+        Reply::Fail { retries, message, .. } => l = l.field("retries", retries).field("error", message),
+        Reply::Error { code, .. } => l = l.field("error_code", code),
+        Reply::Complete { .. } => {}
     }
     match &sent {
         Sent::Refused(why) => l = l.field("reply_refused", why),
@@ -386,23 +487,6 @@ async fn run_job(shared: &Shared, job: ActivatedJob) {
         Sent::Done => {}
     }
     l.emit();
-}
-
-/// A successful execution's reply. The result and error expressions of
-/// Camunda's runtime are not evaluated by this runtime yet: a model that
-/// relies on them gets an incident that says so, instead of a silently different result.
-fn outcome_reply(job: &ActivatedJob, result: serde_json::Value) -> Reply {
-    if job.header("resultExpression").is_some() {
-        return Reply::Fail {
-            retries: 0,
-            message: "The task's resultExpression header is not supported by this runtime yet; use resultVariable".into(),
-            backoff: Duration::ZERO,
-            variables: None,
-        };
-    }
-    Reply::Complete {
-        variables: job::completion(job, result),
-    }
 }
 
 enum Sent {
