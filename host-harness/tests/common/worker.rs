@@ -91,7 +91,15 @@ pub struct Worker {
 }
 
 impl Worker {
+    /// A worker of `cluster` that may call `aws` (`--allow-host`).
     pub fn start(cluster: &CamundaStandIn, aws: &AwsStandIn, args: &[&str], env: &[(&str, &str)]) -> Worker {
+        let mut all = vec!["--allow-host", aws.authority().leak() as &str];
+        all.extend_from_slice(args);
+        Worker::start_with(cluster, &all, env)
+    }
+
+    /// A worker of `cluster` with exactly these flags.
+    pub fn start_with(cluster: &CamundaStandIn, args: &[&str], env: &[(&str, &str)]) -> Worker {
         let log = std::env::temp_dir().join(format!(
             "worker-{}-{}.log",
             std::process::id(),
@@ -111,7 +119,7 @@ impl Worker {
             .args(["worker", "--component"])
             .arg(precompiled())
             .envs(env.iter().copied())
-            .args(["--camunda-url", &cluster.url(), "--allow-host", &aws.authority()])
+            .args(["--camunda-url", &cluster.url()])
             .args(["--poll-timeout", "1s", "--no-pooling"])
             .args(args)
             .stdout(Stdio::null())
