@@ -187,7 +187,7 @@ fn polling_and_async_jobs_complete_with_motos_answer() {
     assert_eq!(code, 0, "{log}");
     let completions = cluster.completions();
     assert_eq!(completions.len(), 3, "{log}\nfailures: {:#?}", cluster.failures());
-    let body = |key: &str| completions.iter().find(|r| &r.key == key).unwrap().body.clone();
+    let body = |key: &str| completions.iter().find(|r| r.key == key).unwrap().body.clone();
 
     // POLLING: the whole result under resultVariable, as moto answered it.
     let vars = body(&polled)["variables"].clone();
@@ -320,7 +320,7 @@ fn jobs_a_retry_cannot_fix_become_incidents_at_once() {
     assert_eq!(code, 0, "{log}");
     let failures = cluster.failures();
     assert_eq!(failures.len(), 2, "{log}");
-    let body = |key: &str| failures.iter().find(|r| &r.key == key).unwrap().body.clone();
+    let body = |key: &str| failures.iter().find(|r| r.key == key).unwrap().body.clone();
 
     // Refused credentials: retries 0 and no backoff, whatever the task's header says.
     let refused = body(&denied);
