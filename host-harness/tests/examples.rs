@@ -7,15 +7,14 @@
 
 mod common;
 
+use common::worker::{self, assert_strict, JOB_TYPE};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use textract_host::testkit::aws_standin::{Answer, AwsStandIn};
 use textract_host::testkit::camunda::{CamundaStandIn, JobSpec, JobState, StandInConfig};
 
-const JOB_TYPE: &str = "io.camunda:aws-textract:1";
 const BPMN: &str = "http://www.omg.org/spec/BPMN/20100524/MODEL";
 const ZEEBE: &str = "http://camunda.org/schema/zeebe/1.0";
 const MODELER: &str = "http://camunda.org/schema/modeler/1.0";
@@ -446,45 +445,7 @@ fn the_example_process_runs_through_the_worker() {
     spec.custom_headers = headers;
     let key = cluster.create_job(spec);
 
-    common::harness(); // a clear failure on a stale component
-    let log = std::env::temp_dir().join(format!("examples-worker-{}.log", std::process::id()));
-    let mut command = Command::new(env!("CARGO_BIN_EXE_textract-host"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("CAMUNDA_") || name.starts_with("ZEEBE_") || name.starts_with("AWS_") {
-            command.env_remove(name);
-        }
-    }
-    let mut child = command
-        .env("TEXTRACT_COMPONENT", common::component_path())
-        .args([
-            "worker",
-            "--camunda-url",
-            &cluster.url(),
-            "--allow-host",
-            &aws.authority(),
-        ])
-        .args(["--once", "--poll-timeout", "1s", "--no-pooling"])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    let code = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status.code().unwrap_or(-1);
-        }
-        if started.elapsed() > Duration::from_secs(90) {
-            child.kill().ok();
-            child.wait().ok();
-            panic!(
-                "the worker did not exit; its log:\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
-    std::fs::remove_file(&log).ok();
+    let (code, text) = worker::run_once(&cluster, &["--allow-host", &aws.authority()], Duration::from_secs(90));
     assert_eq!(code, 0, "{text}");
 
     let completions = cluster.completions();
@@ -509,6 +470,5 @@ fn the_example_process_runs_through_the_worker() {
     assert_eq!(start["FeatureTypes"], json!(["TABLES", "FORMS"]));
     assert!(seen.iter().all(|s| s.authorization), "every AWS call is signed");
     assert!(!text.contains("wJalrXUtnFEMI"), "a credential reached the log:\n{text}");
-    let violations = cluster.violations();
-    assert!(violations.is_empty(), "requests that break the API: {violations:#?}");
+    assert_strict(&cluster);
 }

@@ -7,22 +7,9 @@
 
 mod common;
 
+use common::moto::{self, config, task};
 use serde_json::{json, Value};
 use std::process::Command;
-
-fn config() -> Value {
-    let path = std::env::var("TEXTRACT_MOTO_CONFIG")
-        .unwrap_or_else(|_| panic!("needs moto: TEXTRACT_MOTO_CONFIG is not set (.ci/run starts moto and sets it)"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-/// `host:port` of the moto endpoint: an `http://127.0.0.1:PORT` override is
-/// called only when the operator allows it.
-fn moto_host(config: &Value) -> String {
-    let endpoint = config["endpoint"].as_str().unwrap();
-    let authority = endpoint.split_once("://").map_or(endpoint, |(_, rest)| rest);
-    authority.split('/').next().unwrap().to_string()
-}
 
 struct Outcome {
     code: i32,
@@ -32,19 +19,12 @@ struct Outcome {
 
 fn run(config: &Value, input: &Value) -> Outcome {
     common::harness(); // a clear failure on a stale component
-    let path = std::env::temp_dir().join(format!(
-        "moto-input-{}-{}.json",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
+    let path = common::temp_path("moto-input", "json");
     std::fs::write(&path, input.to_string()).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_textract-host"))
         .env("TEXTRACT_COMPONENT", common::component_path())
         .args(["run", "--live", "--input", path.to_str().unwrap()])
-        .args(["--allow-host", &moto_host(config)])
+        .args(["--allow-host", &moto::host(config)])
         .output()
         .unwrap();
     std::fs::remove_file(&path).ok();
@@ -60,17 +40,6 @@ fn run(config: &Value, input: &Value) -> Outcome {
         json,
         stderr,
     }
-}
-
-fn task(config: &Value, identity: &str, input: Value) -> Value {
-    let creds = &config[identity];
-    let mut auth = json!({"type": "credentials", "accessKey": creds["accessKey"], "secretKey": creds["secretKey"]});
-    if let Some(token) = creds.get("sessionToken") {
-        auth["sessionToken"] = token.clone();
-    }
-    json!({"authentication": auth,
-           "configuration": {"region": config["region"], "endpoint": config["endpoint"]},
-           "input": input})
 }
 
 /// The size of an object on moto, through boto3 (-1 when absent).

@@ -15,99 +15,21 @@
 
 mod common;
 
+use common::moto::{self, config, task};
+use common::worker::{self, assert_strict, job};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-use textract_host::testkit::camunda::{CamundaStandIn, JobSpec, JobState, StandInConfig};
-
-const JOB_TYPE: &str = "io.camunda:aws-textract:1";
-
-fn config() -> Value {
-    let path = std::env::var("TEXTRACT_MOTO_CONFIG")
-        .unwrap_or_else(|_| panic!("needs moto: TEXTRACT_MOTO_CONFIG is not set (.ci/run starts moto and sets it)"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-/// `host:port` of the moto endpoint, for `--allow-host`.
-fn moto_host(config: &Value) -> String {
-    let endpoint = config["endpoint"].as_str().unwrap();
-    let authority = endpoint.split_once("://").map_or(endpoint, |(_, rest)| rest);
-    authority.split('/').next().unwrap().to_string()
-}
-
-/// A job's variables: one of setup.py's identities, moto as the endpoint override.
-fn variables(config: &Value, identity: &str, input: Value) -> Value {
-    let creds = &config[identity];
-    json!({"authentication": {"type": "credentials", "accessKey": creds["accessKey"], "secretKey": creds["secretKey"]},
-           "configuration": {"region": config["region"], "endpoint": config["endpoint"]},
-           "input": input})
-}
-
-fn job(variables: Value, headers: &[(&str, &str)]) -> JobSpec {
-    let mut spec = JobSpec::new(JOB_TYPE, variables);
-    spec.custom_headers = headers
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect::<BTreeMap<_, _>>();
-    spec
-}
+use std::process::Command;
+use std::time::Duration;
+use textract_host::testkit::camunda::{CamundaStandIn, JobState, StandInConfig};
 
 /// One `textract-host worker --once` against the stand-in: its exit code and log.
 fn run_once(cluster: &CamundaStandIn, config: &Value, concurrency: usize) -> (i32, String) {
-    common::harness(); // a clear failure on a stale component
-    let log_path = std::env::temp_dir().join(format!(
-        "worker-moto-{}-{}.log",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    let mut command = Command::new(env!("CARGO_BIN_EXE_textract-host"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("CAMUNDA_") || name.starts_with("ZEEBE_") || name.starts_with("AWS_") {
-            command.env_remove(name);
-        }
-    }
     let concurrency = concurrency.to_string();
-    let mut child = command
-        .env("TEXTRACT_COMPONENT", common::component_path())
-        .args([
-            "worker",
-            "--camunda-url",
-            &cluster.url(),
-            "--allow-host",
-            &moto_host(config),
-        ])
-        .args([
-            "--once",
-            "--concurrency",
-            &concurrency,
-            "--poll-timeout",
-            "1s",
-            "--no-pooling",
-        ])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    let code = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status.code().unwrap_or(-1);
-        }
-        if started.elapsed() > Duration::from_secs(120) {
-            child.kill().ok();
-            child.wait().ok();
-            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-            panic!("the worker did not exit within 120 s; its log:\n{log}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-    std::fs::remove_file(&log_path).ok();
-    (code, log)
+    worker::run_once(
+        cluster,
+        &["--allow-host", &moto::host(config), "--concurrency", &concurrency],
+        Duration::from_secs(120),
+    )
 }
 
 /// What moto itself answers botocore for a POLLING analysis of the same object.
@@ -143,11 +65,6 @@ print(json.dumps({"pages": pages["Pages"] if isinstance(pages, dict) else pages,
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn assert_strict(cluster: &CamundaStandIn) {
-    let violations = cluster.violations();
-    assert!(violations.is_empty(), "requests that break the API: {violations:#?}");
-}
-
 fn finished(log: &str, outcome: &str) -> usize {
     log.lines()
         .filter(|l| l.contains("event=job-finished ") && l.contains(&format!("outcome={outcome} ")))
@@ -169,11 +86,11 @@ fn polling_and_async_jobs_complete_with_motos_answer() {
     let polling = json!({"executionType": "POLLING", "documentS3Bucket": "connector-docs",
                          "documentName": "invoices/invoice-1.pdf", "analyzeTables": true, "analyzeForms": true});
     let polled = cluster.create_job(job(
-        variables(&c, "full", polling.clone()),
+        task(&c, "full", polling.clone()),
         &[("resultVariable", "textract")],
     ));
     let started = cluster.create_job(job(
-        variables(
+        task(
             &c,
             "full",
             json!({"executionType": "ASYNC", "documentS3Bucket": "connector-docs",
@@ -181,7 +98,7 @@ fn polling_and_async_jobs_complete_with_motos_answer() {
         ),
         &[("resultVariable", "started"), ("retryBackoff", "PT30S")],
     ));
-    let quiet = cluster.create_job(job(variables(&c, "full", polling), &[]));
+    let quiet = cluster.create_job(job(task(&c, "full", polling), &[]));
 
     let (code, log) = run_once(&cluster, &c, 3);
     assert_eq!(code, 0, "{log}");
@@ -256,7 +173,7 @@ fn a_sync_job_that_moto_cannot_answer_spends_one_retry_after_the_backoff() {
     let c = config();
     let cluster = CamundaStandIn::start_in_thread(StandInConfig::default()).unwrap();
     let key = cluster.create_job(job(
-        variables(
+        task(
             &c,
             "full",
             json!({"executionType": "SYNC", "documentS3Bucket": "connector-docs",
@@ -295,7 +212,7 @@ fn jobs_a_retry_cannot_fix_become_incidents_at_once() {
     let headers = [("resultVariable", "textract"), ("retryBackoff", "PT30S")];
     // An identity that may use S3 but not Textract.
     let denied = cluster.create_job(job(
-        variables(
+        task(
             &c,
             "s3Only",
             json!({"executionType": "POLLING", "documentS3Bucket": "connector-docs",
@@ -307,7 +224,7 @@ fn jobs_a_retry_cannot_fix_become_incidents_at_once() {
     let document = json!({"camunda.document.type": "inline", "name": "scan.pdf",
         "content": "JVBERi0xLjQKMSAwIG9iaiA8PCAvVHlwZSAvQ2F0YWxvZyA+PiBlbmRvYmoKdHJhaWxlciA8PCAvUm9vdCAxIDAgUiA+PgolJUVPRgo="});
     let no_bucket = cluster.create_job(job(
-        variables(
+        task(
             &c,
             "full",
             json!({"executionType": "POLLING", "documentLocationType": "UPLOADED",

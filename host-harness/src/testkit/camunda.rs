@@ -1997,6 +1997,40 @@ mod tests {
         json!({"type": job_type, "worker": "w1", "timeout": 60000, "maxJobsToActivate": 5, "requestTimeout": request_timeout})
     }
 
+    /// Worker "w1" activates jobs of type "t", waiting up to `request_timeout` ms (-1: not at all).
+    async fn activate(s: &CamundaStandIn, request_timeout: i64) -> Reply {
+        post_json(s.addr(), "/v2/jobs/activation", &activation("t", request_timeout), None)
+            .await
+            .unwrap()
+    }
+
+    /// `activate(s, -1)` with this `Authorization` header.
+    async fn activate_as(s: &CamundaStandIn, authorization: &str) -> Reply {
+        post_json(
+            s.addr(),
+            "/v2/jobs/activation",
+            &activation("t", -1),
+            Some(authorization),
+        )
+        .await
+        .unwrap()
+    }
+
+    /// A stand-in with one job of type "t", activated by worker "w1", and its key.
+    async fn one_active_job() -> (CamundaStandIn, String) {
+        let s = CamundaStandIn::start(StandInConfig::default()).unwrap();
+        let key = s.create_job(JobSpec::new("t", json!({})));
+        activate(&s, -1).await;
+        (s, key)
+    }
+
+    /// `body` posted to the job's `action` endpoint (completion, failure, error).
+    async fn post_to_job(s: &CamundaStandIn, key: &str, action: &str, body: &Value) -> Reply {
+        post_json(s.addr(), &format!("/v2/jobs/{key}/{action}"), body, None)
+            .await
+            .unwrap()
+    }
+
     #[tokio::test]
     async fn long_poll_answers_when_a_job_is_created() {
         let s = Arc::new(CamundaStandIn::start(StandInConfig::default()).unwrap());
@@ -2052,9 +2086,7 @@ mod tests {
     async fn short_long_poll_ends_empty_and_respects_max_and_tenants() {
         let s = CamundaStandIn::start(StandInConfig::default()).unwrap();
         let started = Instant::now();
-        let r = post_json(s.addr(), "/v2/jobs/activation", &activation("t", 200), None)
-            .await
-            .unwrap();
+        let r = activate(&s, 200).await;
         assert_eq!(r.json(), json!({"jobs": []}));
         assert!(started.elapsed() >= Duration::from_millis(190));
         for _ in 0..3 {
@@ -2067,9 +2099,7 @@ mod tests {
         body["maxJobsToActivate"] = json!(2);
         let r = post_json(s.addr(), "/v2/jobs/activation", &body, None).await.unwrap();
         assert_eq!(r.json()["jobs"].as_array().map(Vec::len), Some(2));
-        let r = post_json(s.addr(), "/v2/jobs/activation", &activation("t", -1), None)
-            .await
-            .unwrap();
+        let r = activate(&s, -1).await;
         assert_eq!(
             r.json()["jobs"].as_array().map(Vec::len),
             Some(1),
@@ -2110,9 +2140,7 @@ mod tests {
         let mut spec = JobSpec::new("t", json!({}));
         spec.tenant_id = "acme".into();
         let key = s.create_job(spec);
-        let r = post_json(s.addr(), "/v2/jobs/activation", &activation("t", -1), None)
-            .await
-            .unwrap();
+        let r = activate(&s, -1).await;
         assert_eq!(r.status, 400, "no tenantIds with multi-tenancy on");
         let mut body = activation("t", -1);
         body["tenantIds"] = json!(["bad tenant!"]);
@@ -2145,9 +2173,7 @@ mod tests {
             body["timeout"] = json!(50);
             post_json(s.addr(), "/v2/jobs/activation", &body, None).await.unwrap();
             tokio::time::sleep(Duration::from_millis(80)).await;
-            let r = post_json(s.addr(), &format!("/v2/jobs/{key}/completion"), &json!({}), None)
-                .await
-                .unwrap();
+            let r = post_to_job(&s, &key, "completion", &json!({})).await;
             if reject {
                 assert_eq!(r.status, 404);
                 assert!(s.completions().is_empty());
@@ -2160,11 +2186,7 @@ mod tests {
 
     #[tokio::test]
     async fn completion_then_a_second_completion_is_404() {
-        let s = CamundaStandIn::start(StandInConfig::default()).unwrap();
-        let key = s.create_job(JobSpec::new("t", json!({})));
-        post_json(s.addr(), "/v2/jobs/activation", &activation("t", -1), None)
-            .await
-            .unwrap();
+        let (s, key) = one_active_job().await;
         let path = format!("/v2/jobs/{key}/completion");
         let r = post_json(s.addr(), &path, &json!({"variables": {"out": 1}}), None)
             .await
@@ -2186,9 +2208,7 @@ mod tests {
         assert_eq!(s.job(&key).unwrap().state, JobState::Completed);
         // An empty body is allowed (the request body is optional).
         let k2 = s.create_job(JobSpec::new("t", json!({})));
-        post_json(s.addr(), "/v2/jobs/activation", &activation("t", -1), None)
-            .await
-            .unwrap();
+        activate(&s, -1).await;
         let r = send(s.addr(), "POST", &format!("/v2/jobs/{k2}/completion"), &[], vec![])
             .await
             .unwrap();
@@ -2197,24 +2217,14 @@ mod tests {
 
     #[tokio::test]
     async fn failure_with_retries_comes_back_after_the_backoff() {
-        let s = CamundaStandIn::start(StandInConfig::default()).unwrap();
-        let key = s.create_job(JobSpec::new("t", json!({})));
-        post_json(s.addr(), "/v2/jobs/activation", &activation("t", -1), None)
-            .await
-            .unwrap();
+        let (s, key) = one_active_job().await;
         let body = json!({"retries": 2, "errorMessage": "boom", "retryBackOff": 200});
-        let r = post_json(s.addr(), &format!("/v2/jobs/{key}/failure"), &body, None)
-            .await
-            .unwrap();
+        let r = post_to_job(&s, &key, "failure", &body).await;
         assert_eq!(r.status, 204);
         assert!(matches!(s.job(&key).unwrap().state, JobState::FailedBackoff { .. }));
-        let r = post_json(s.addr(), "/v2/jobs/activation", &activation("t", -1), None)
-            .await
-            .unwrap();
+        let r = activate(&s, -1).await;
         assert_eq!(r.json()["jobs"], json!([]));
-        let r = post_json(s.addr(), "/v2/jobs/activation", &activation("t", 2000), None)
-            .await
-            .unwrap();
+        let r = activate(&s, 2000).await;
         assert_eq!(r.json()["jobs"][0]["retries"], json!(2));
         let failed_at = s.failures()[0].at;
         assert!(failed_at.elapsed().unwrap() >= Duration::from_millis(190));
@@ -2223,19 +2233,8 @@ mod tests {
 
     #[tokio::test]
     async fn failure_without_retries_is_an_incident() {
-        let s = CamundaStandIn::start(StandInConfig::default()).unwrap();
-        let key = s.create_job(JobSpec::new("t", json!({})));
-        post_json(s.addr(), "/v2/jobs/activation", &activation("t", -1), None)
-            .await
-            .unwrap();
-        let r = post_json(
-            s.addr(),
-            &format!("/v2/jobs/{key}/failure"),
-            &json!({"errorMessage": "bad input"}),
-            None,
-        )
-        .await
-        .unwrap();
+        let (s, key) = one_active_job().await;
+        let r = post_to_job(&s, &key, "failure", &json!({"errorMessage": "bad input"})).await;
         assert_eq!(r.status, 204);
         assert_eq!(
             s.job(&key).unwrap().state,
@@ -2243,23 +2242,15 @@ mod tests {
                 error_message: "bad input".into()
             }
         );
-        let r = post_json(s.addr(), "/v2/jobs/activation", &activation("t", 100), None)
-            .await
-            .unwrap();
+        let r = activate(&s, 100).await;
         assert_eq!(r.json()["jobs"], json!([]));
-        let r = post_json(s.addr(), &format!("/v2/jobs/{key}/completion"), &json!({}), None)
-            .await
-            .unwrap();
+        let r = post_to_job(&s, &key, "completion", &json!({})).await;
         assert_eq!(r.status, 409);
     }
 
     #[tokio::test]
     async fn throw_error_needs_an_error_code() {
-        let s = CamundaStandIn::start(StandInConfig::default()).unwrap();
-        let key = s.create_job(JobSpec::new("t", json!({})));
-        post_json(s.addr(), "/v2/jobs/activation", &activation("t", -1), None)
-            .await
-            .unwrap();
+        let (s, key) = one_active_job().await;
         let path = format!("/v2/jobs/{key}/error");
         let r = post_json(s.addr(), &path, &json!({"errorMessage": "x"}), None)
             .await
@@ -2367,18 +2358,12 @@ mod tests {
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode("demo:nope")
         );
-        let r = post_json(s.addr(), "/v2/jobs/activation", &activation("t", -1), None)
-            .await
-            .unwrap();
+        let r = activate(&s, -1).await;
         assert_eq!(r.status, 401);
         assert!(r.headers.get(WWW_AUTHENTICATE).is_some());
-        let r = post_json(s.addr(), "/v2/jobs/activation", &activation("t", -1), Some(&wrong))
-            .await
-            .unwrap();
+        let r = activate_as(&s, &wrong).await;
         assert_eq!(r.status, 401);
-        let r = post_json(s.addr(), "/v2/jobs/activation", &activation("t", -1), Some(&good))
-            .await
-            .unwrap();
+        let r = activate_as(&s, &good).await;
         assert_eq!(r.status, 200);
         assert_eq!(
             s.auth_seen(),
@@ -2418,29 +2403,16 @@ mod tests {
         assert_eq!(t["token_type"], "Bearer");
         assert_eq!(t["expires_in"], 300);
         let bearer = format!("Bearer {}", t["access_token"].as_str().unwrap());
-        let r = post_json(s.addr(), "/v2/jobs/activation", &activation("t", -1), Some(&bearer))
-            .await
-            .unwrap();
+        let r = activate_as(&s, &bearer).await;
         assert_eq!(r.status, 200);
-        let r = post_json(
-            s.addr(),
-            "/v2/jobs/activation",
-            &activation("t", -1),
-            Some("Bearer forged"),
-        )
-        .await
-        .unwrap();
+        let r = activate_as(&s, "Bearer forged").await;
         assert_eq!(r.status, 401);
         s.expire_tokens_now();
-        let r = post_json(s.addr(), "/v2/jobs/activation", &activation("t", -1), Some(&bearer))
-            .await
-            .unwrap();
+        let r = activate_as(&s, &bearer).await;
         assert_eq!(r.status, 401);
         let r = send(s.addr(), "POST", "/oauth/token", &form, body).await.unwrap();
         let bearer = format!("Bearer {}", r.json()["access_token"].as_str().unwrap());
-        let r = post_json(s.addr(), "/v2/jobs/activation", &activation("t", -1), Some(&bearer))
-            .await
-            .unwrap();
+        let r = activate_as(&s, &bearer).await;
         assert_eq!(r.status, 200);
         assert_eq!(s.token_requests(), 3);
     }
@@ -2533,15 +2505,11 @@ mod tests {
         let s = CamundaStandIn::start(StandInConfig::default()).unwrap();
         s.fail_next(2, 503);
         for _ in 0..2 {
-            let r = post_json(s.addr(), "/v2/jobs/activation", &activation("t", -1), None)
-                .await
-                .unwrap();
+            let r = activate(&s, -1).await;
             assert_eq!(r.status, 503);
             assert_eq!(r.json()["title"], "RESOURCE_EXHAUSTED");
         }
-        let r = post_json(s.addr(), "/v2/jobs/activation", &activation("t", -1), None)
-            .await
-            .unwrap();
+        let r = activate(&s, -1).await;
         assert_eq!(r.status, 200);
         assert_eq!(s.injected_failures(), 2);
         s.set_unavailable(true);
@@ -2551,9 +2519,7 @@ mod tests {
         s.set_unavailable(false);
         s.set_delay(Duration::from_millis(100));
         let started = Instant::now();
-        let r = post_json(s.addr(), "/v2/jobs/activation", &activation("t", -1), None)
-            .await
-            .unwrap();
+        let r = activate(&s, -1).await;
         assert_eq!(r.status, 200);
         assert!(started.elapsed() >= Duration::from_millis(100));
         assert!(s.violations().is_empty());

@@ -2,6 +2,7 @@
 //! binary, and a guard against testing a stale build.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod moto;
 pub mod worker;
 
 use std::path::{Path, PathBuf};
@@ -57,6 +58,16 @@ fn newest_mtime(paths: &[PathBuf]) -> SystemTime {
         }
     }
     newest
+}
+
+/// A file name in the temp dir that no other test or process uses:
+/// `{stem}-{pid}-{nanoseconds}.{extension}`.
+pub fn temp_path(stem: &str, extension: &str) -> PathBuf {
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    std::env::temp_dir().join(format!("{stem}-{}-{nanos}.{extension}", std::process::id()))
 }
 
 pub fn runtime() -> tokio::runtime::Runtime {

@@ -100,14 +100,7 @@ impl Worker {
 
     /// A worker of `cluster` with exactly these flags.
     pub fn start_with(cluster: &CamundaStandIn, args: &[&str], env: &[(&str, &str)]) -> Worker {
-        let log = std::env::temp_dir().join(format!(
-            "worker-{}-{}.log",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        ));
+        let log = super::temp_path("worker", "log");
         let mut command = Command::new(env!("CARGO_BIN_EXE_textract-host"));
         for (name, _) in std::env::vars() {
             if name.starts_with("CAMUNDA_") || name.starts_with("ZEEBE_") || name.starts_with("AWS_") {
@@ -157,6 +150,16 @@ impl Worker {
             .success();
         assert!(ok, "kill -{signal} failed");
     }
+}
+
+/// One `textract-host worker --once` of `cluster` with these flags, waited for
+/// up to `limit`: its exit code and log.
+pub fn run_once(cluster: &CamundaStandIn, args: &[&str], limit: Duration) -> (i32, String) {
+    let mut all = vec!["--once"];
+    all.extend_from_slice(args);
+    let mut worker = Worker::start_with(cluster, &all, &[]);
+    let code = worker.wait(limit);
+    (code, worker.log())
 }
 
 impl Drop for Worker {
