@@ -37,8 +37,8 @@ mod bindings {
     });
 
     use crate::error::ErrorKind as Kind;
-    use crate::platform::documents::{DocumentStore, StoreError};
-    use textract::connector::document_store::{self, ReadError};
+    use crate::platform::documents::{CreateError, DocumentStore, StoreError};
+    use textract::connector::document_store::{self, CreateError as WitCreateError, ReadError};
 
     struct Component;
 
@@ -56,6 +56,14 @@ mod bindings {
                 ReadError::NotFound => StoreError::NotFound,
                 ReadError::Denied(why) => StoreError::Denied(why),
                 ReadError::Unavailable(why) => StoreError::Unavailable(why),
+            })
+        }
+
+        fn create(&mut self, content: &[u8], content_type: &str, file_name: &str) -> Result<String, CreateError> {
+            document_store::create(content, content_type, file_name).map_err(|e| match e {
+                WitCreateError::Unsupported(why) => CreateError::Unsupported(why),
+                WitCreateError::Denied(why) => CreateError::Denied(why),
+                WitCreateError::Unavailable(why) => CreateError::Unavailable(why),
             })
         }
     }

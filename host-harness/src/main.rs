@@ -74,7 +74,8 @@ struct SandboxArgs {
     /// endpoints), e.g. 10.0.0.0/8. Nothing private is admitted otherwise.
     #[arg(long = "allow-cidr", value_name = "CIDR", value_parser = parse_cidr)]
     allow_cidrs: Vec<String>,
-    /// Serve `camunda` documents from this folder (one file per documentId).
+    /// Serve `camunda` documents from this folder (one file per documentId); a result
+    /// asked for as a document (documentReturnFormat DOCUMENT) is stored there.
     #[arg(long, value_name = "DIR")]
     documents: Option<PathBuf>,
     /// The guest's memory limit (e.g. 256MiB).

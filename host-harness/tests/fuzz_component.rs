@@ -30,7 +30,7 @@ use support::{clip, env_number, Rng};
 use textract_host::engine::sandbox::{Grants, RuntimeMode};
 use textract_host::engine::{ExecOptions, ExecutionClock};
 use textract_host::limits::Limits;
-use textract_host::testkit::scenario::ScenarioOptions;
+use textract_host::testkit::scenario::{ScenarioOptions, ScratchDocuments};
 use textract_host::transport::cassette::{Body, Cassette};
 use textract_host::transport::egress::EgressPolicy;
 use textract_host::transport::{Mode, Replayer};
@@ -50,6 +50,9 @@ struct Seed {
     /// When the recording ends with the job IN_PROGRESS: the same cassette with
     /// that answer repeated past the request limit, a job that never finishes.
     endless: Option<Cassette>,
+    /// A copy of the scenario's documents folder: results stored as documents
+    /// (documentReturnFormat DOCUMENT) land there, never in the source tree.
+    documents: Option<ScratchDocuments>,
 }
 
 /// Repeats the last IN_PROGRESS GetDocumentAnalysis answer past the request limit.
@@ -78,7 +81,7 @@ fn seeds() -> Vec<Seed> {
             let Ok(text) = std::fs::read_to_string(dir.join("input.json")) else {
                 continue;
             };
-            let options = std::fs::read_to_string(dir.join("scenario.json"))
+            let options: ScenarioOptions = std::fs::read_to_string(dir.join("scenario.json"))
                 .ok()
                 .and_then(|t| serde_json::from_str(&t).ok())
                 .unwrap_or_default();
@@ -89,8 +92,10 @@ fn seeds() -> Vec<Seed> {
                 c
             });
             let endless = cassette.as_ref().and_then(never_finishing);
+            let documents = options.documents.as_ref().map(|d| ScratchDocuments::copy_of(&dir.join(d)).unwrap());
             seeds.push(Seed {
                 endless,
+                documents,
                 value: serde_json::from_str(&text).ok(),
                 text,
                 options,
@@ -413,7 +418,7 @@ fn options(s: &Seed, case: &Case) -> ExecOptions {
         policy,
         ExecutionClock::pinned(time),
     );
-    o.documents = s.options.documents.as_ref().map(|d| textract_host::engine::documents::FolderStore::shared(s.dir.join(d)));
+    o.documents = s.documents.as_ref().map(|d| textract_host::engine::documents::FolderStore::shared(d.path().to_path_buf()));
     if s.options.self_managed {
         o.runtime = RuntimeMode::SelfManaged;
         o.grants = Grants {

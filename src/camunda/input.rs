@@ -26,6 +26,16 @@ pub enum ExecutionType {
     Fetch,
 }
 
+/// `documentReturnFormat.choice` (templates v7+): the result as JSON in the
+/// process variables, or stored in the runtime's document store with its
+/// reference as the result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReturnFormat {
+    #[default]
+    Json,
+    Document,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LocationType {
     S3,
@@ -125,6 +135,8 @@ pub struct ConnectorInput {
     pub endpoint: Option<String>,
     pub input: TaskInput,
     pub advanced: Advanced,
+    /// `documentReturnFormat.choice`; `None` when absent or blank (JSON).
+    pub return_format: Option<ReturnFormat>,
     /// Type and coercion problems found while binding.
     pub binding_violations: Vec<Violation>,
 }
@@ -203,6 +215,15 @@ pub fn parse(raw: &str) -> Result<ConnectorInput> {
         None => Advanced::default(),
     };
 
+    let return_format = b.object(root, "documentReturnFormat").and_then(|f| {
+        b.enumeration(
+            f,
+            "choice",
+            "documentReturnFormat.choice",
+            &[("JSON", ReturnFormat::Json), ("DOCUMENT", ReturnFormat::Document)],
+        )
+    });
+
     Ok(ConnectorInput {
         auth,
         auth_path,
@@ -212,6 +233,7 @@ pub fn parse(raw: &str) -> Result<ConnectorInput> {
         endpoint,
         input,
         advanced,
+        return_format,
         binding_violations: b.violations,
     })
 }
@@ -510,6 +532,40 @@ mod tests {
         assert_eq!(parsed.auth, None);
         assert!(matches!(parse("[1,2]"), Err(Error::MalformedInput(_))));
         assert!(matches!(parse("{"), Err(Error::MalformedInput(_))));
+    }
+
+    #[test]
+    fn the_return_format_is_json_unless_the_model_chooses_document() {
+        let format = |json: &str| {
+            let parsed = parse(json).unwrap();
+            (parsed.return_format, parsed.binding_violations)
+        };
+        assert_eq!(format(r#"{}"#), (None, vec![]));
+        assert_eq!(format(r#"{"documentReturnFormat":null}"#), (None, vec![]));
+        assert_eq!(format(r#"{"documentReturnFormat":{"choice":""}}"#), (None, vec![]));
+        assert_eq!(
+            format(r#"{"documentReturnFormat":{"choice":"JSON"}}"#),
+            (Some(ReturnFormat::Json), vec![])
+        );
+        assert_eq!(
+            format(r#"{"documentReturnFormat":{"choice":"DOCUMENT"}}"#),
+            (Some(ReturnFormat::Document), vec![])
+        );
+        // Camunda's binding: enum values are case-insensitive.
+        assert_eq!(
+            format(r#"{"documentReturnFormat":{"choice":"document"}}"#),
+            (Some(ReturnFormat::Document), vec![])
+        );
+        assert_eq!(
+            format(r#"{"documentReturnFormat":{"choice":"XML"}}"#),
+            (
+                None,
+                vec![Violation::new(
+                    "documentReturnFormat.choice",
+                    "must be one of JSON, DOCUMENT (got 'XML')"
+                )]
+            )
+        );
     }
 
     #[test]

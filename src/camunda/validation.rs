@@ -8,7 +8,9 @@ use crate::aws::credentials::Credentials;
 use crate::aws::endpoint::{is_aws_service_host, partition_suffixes, Endpoint};
 use crate::aws::retry::RetryPolicy;
 use crate::aws::Target;
-use crate::camunda::input::{Advanced, Auth, ConnectorInput, ExecutionType, LocationType, QueryEntry, TaskInput};
+use crate::camunda::input::{
+    Advanced, Auth, ConnectorInput, ExecutionType, LocationType, QueryEntry, ReturnFormat, TaskInput,
+};
 use crate::error::{Error, Result, Violation};
 use crate::platform::{printable, Platform, RuntimeMode};
 use serde_json::Value;
@@ -147,6 +149,9 @@ pub struct Task {
     pub storage: Storage,
     /// What the result carries beyond Camunda's fields: the summary, and the blocks.
     pub output: OutputOptions,
+    /// `documentReturnFormat.choice`: DOCUMENT stores the result in the runtime's
+    /// document store and returns its reference instead.
+    pub return_format: ReturnFormat,
     /// `credentials` are still to be found by the default chain (self-managed only).
     pub default_chain: bool,
 }
@@ -269,6 +274,7 @@ pub fn validate(parsed: ConnectorInput, mode: RuntimeMode) -> Result<Task> {
             summary: parsed.advanced.summary.unwrap_or(false),
             blocks: parsed.advanced.blocks.unwrap_or(true),
         },
+        return_format: parsed.return_format.unwrap_or_default(),
         default_chain: parsed.auth == Some(Auth::DefaultChain),
     })
 }
@@ -1113,6 +1119,28 @@ mod tests {
                  (input.query included)"
                     .to_string()
             )]
+        );
+    }
+
+    #[test]
+    fn the_return_format_and_its_violations() {
+        let mut input: serde_json::Value =
+            serde_json::from_str(&with_input("SYNC", serde_json::json!({"analyzeTables": true}))).unwrap();
+        assert_eq!(run(&input.to_string()).unwrap().return_format, ReturnFormat::Json);
+        input["documentReturnFormat"] = serde_json::json!({"choice": "DOCUMENT"});
+        assert_eq!(run(&input.to_string()).unwrap().return_format, ReturnFormat::Document);
+        // An unknown choice is reported with the other violations, naming the allowed values.
+        input["documentReturnFormat"] = serde_json::json!({"choice": "PDF"});
+        input["input"]["analyzeTables"] = serde_json::json!(false);
+        assert_eq!(
+            violations(&input.to_string()),
+            vec![
+                (
+                    "documentReturnFormat.choice".to_string(),
+                    "must be one of JSON, DOCUMENT (got 'PDF')".to_string()
+                ),
+                ("input.analyzeTypes".to_string(), NO_FEATURE_MSG.to_string()),
+            ]
         );
     }
 

@@ -1,6 +1,7 @@
 //! The runtime's document store, as the connector sees it: read a stored
-//! document's bytes (and, for results, store new ones). In the component this is
-//! the `document-store` WIT import; in tests an in-memory map.
+//! document's bytes, and store a new one (a result, with `documentReturnFormat`
+//! DOCUMENT). In the component this is the `document-store` WIT import; in tests
+//! an in-memory map.
 
 /// The document store behind `camunda` documents (a WIT import in the component).
 pub trait DocumentStore {
@@ -11,11 +12,34 @@ pub trait DocumentStore {
         document_id: &str,
         content_hash: Option<&str>,
     ) -> std::result::Result<Vec<u8>, StoreError>;
+
+    /// Stores `content` as a new document; the answer is its Camunda document
+    /// reference as JSON text (`{"camunda.document.type": "camunda", "storeId", "documentId",
+    /// "contentHash", "metadata": {...}}`). A store that only reads cannot.
+    fn create(
+        &mut self,
+        _content: &[u8],
+        _content_type: &str,
+        _file_name: &str,
+    ) -> std::result::Result<String, CreateError> {
+        Err(CreateError::Unsupported("this document store only reads documents".into()))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreError {
     NotFound,
     Denied(String),
+    Unavailable(String),
+}
+
+/// Why a store did not create a document (the WIT `create-error`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateError {
+    /// The runtime has no store that can create documents.
+    Unsupported(String),
+    /// The store refuses this document (its size, type, or this execution).
+    Denied(String),
+    /// The store cannot answer now (it may later).
     Unavailable(String),
 }

@@ -1,7 +1,7 @@
 //! A deterministic platform for unit tests: virtual time, counting randomness,
 //! a document store in memory, and a host that puts them together.
 
-use super::documents::{DocumentStore, StoreError};
+use super::documents::{CreateError, DocumentStore, StoreError};
 use super::http::fake::FakeHttp;
 use super::{Context, Platform, RuntimeMode};
 use crate::error::Result;
@@ -39,12 +39,46 @@ impl FakeHost {
 #[derive(Default, Clone)]
 pub struct FakeStore {
     pub documents: BTreeMap<String, Vec<u8>>,
+    /// What `create` was told of each document it created, by id: (content type, file name).
+    pub created: BTreeMap<String, (String, String)>,
+    /// When set, `create` answers this instead of storing.
+    pub refuse_create: Option<CreateError>,
 }
 
 impl DocumentStore for FakeStore {
     fn read(&mut self, _store: Option<&str>, id: &str, _hash: Option<&str>) -> std::result::Result<Vec<u8>, StoreError> {
         self.documents.get(id).cloned().ok_or(StoreError::NotFound)
     }
+
+    /// Stores the document in memory under `fake-N` and answers its reference.
+    fn create(
+        &mut self,
+        content: &[u8],
+        content_type: &str,
+        file_name: &str,
+    ) -> std::result::Result<String, CreateError> {
+        if let Some(refusal) = &self.refuse_create {
+            return Err(refusal.clone());
+        }
+        let id = format!("fake-{}", self.created.len() + 1);
+        self.documents.insert(id.clone(), content.to_vec());
+        self.created
+            .insert(id.clone(), (content_type.to_string(), file_name.to_string()));
+        Ok(serde_json::json!({
+            "camunda.document.type": "camunda",
+            "storeId": "fake",
+            "documentId": id,
+            "contentHash": sha256_hex(content),
+            "metadata": {"contentType": content_type, "size": content.len(), "fileName": file_name},
+        })
+        .to_string())
+    }
+}
+
+/// SHA-256 in hex, here rather than from `camunda` (the platform layer imports nothing above it).
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub struct FakePlatform {

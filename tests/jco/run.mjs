@@ -8,7 +8,7 @@
 // {"error": ...}). Also checked: every request matched the cassette, every recorded
 // interaction was used, and the egress denials are the scenario's `expectDenied`.
 import { spawn, execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { transpile, root, component } from "./transpile.mjs";
 import { Cassette, serve } from "./standin.js";
@@ -72,12 +72,22 @@ for (const name of names) {
   const input = readFileSync(join(dir, "input.json"), "utf8");
   const cassettePath = existsSync(join(dir, "cassette.json")) ? join(dir, "cassette.json") : null;
   const allowHosts = options.allowHosts ?? [];
-  const documents = options.documents ? join(dir, options.documents) : null;
+  // Each runtime gets its own copy of the document folder: a result stored as a
+  // document (documentReturnFormat DOCUMENT) lands there, not in the source tree.
+  const copy = (who) => {
+    if (!options.documents) return null;
+    const to = join(work, "runs", `${name}.documents-${who}`);
+    rmSync(to, { recursive: true, force: true });
+    cpSync(join(dir, options.documents), to, { recursive: true });
+    return to;
+  };
+  const hostDocuments = copy("host");
+  const documents = copy("jco");
 
   // The reference: textract-host, exactly as an operator runs a replay.
   const args = ["run", "--component", cwasm, "--input", join(dir, "input.json"), "--replay", cassettePath ?? emptyCassette];
   for (const h of allowHosts) args.push("--allow-host", h);
-  if (documents) args.push("--documents", documents);
+  if (hostDocuments) args.push("--documents", hostDocuments);
   const reference = await run(harness, args, { PATH: process.env.PATH });
 
   // The same execution under jco.
@@ -114,6 +124,20 @@ for (const name of names) {
       problems.push(
         `results differ at byte ${i}:\n    jco:           ${JSON.stringify(a.slice(Math.max(0, i - 60), i + 80))}\n    textract-host: ${JSON.stringify(b.slice(Math.max(0, i - 60), i + 80))}`,
       );
+    }
+    if (documents) {
+      // The same documents stored, byte for byte.
+      const held = (folder) =>
+        readdirSync(folder)
+          .sort()
+          .map((f) => [f, readFileSync(join(folder, f))]);
+      const [a, b] = [held(documents), held(hostDocuments)];
+      const same = a.length === b.length && a.every(([f, bytes], i) => f === b[i][0] && Buffer.compare(bytes, b[i][1]) === 0);
+      if (!same) {
+        problems.push(
+          `the document folders differ: jco holds ${JSON.stringify(a.map(([f]) => f))}, textract-host ${JSON.stringify(b.map(([f]) => f))}`,
+        );
+      }
     }
     const denied = JSON.parse(readFileSync(journal, "utf8")).denied;
     const expected = options.expectDenied ?? [];

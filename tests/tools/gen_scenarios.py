@@ -897,6 +897,36 @@ scenario("sync-camunda-document-missing", "A document the store does not have", 
          error={"kind": "invalid-input", "code": "DocumentNotFound", "retryable": False,
                 "message": "The document store has no document 'doc-expired' (it may have expired)"})
 
+# documentReturnFormat DOCUMENT (templates v7+): the result goes to the document store and the task
+# returns its reference. textract-host's folder store (`--documents`) names a document by the SHA-256
+# of its bytes, so the reference pins the stored JSON: the SYNC result above, byte for byte (the
+# oracle's render is the component's exact text), stored at the replay clock's time.
+as_document = json.loads(json.dumps(sync_cam))
+as_document["documentReturnFormat"] = {"choice": "DOCUMENT"}
+stored_result = camunda_shape.render(camunda_shape.sync_result(200, hdrs, sync_body)).encode()
+stored_hash = hashlib.sha256(stored_result).hexdigest()
+scenario("sync-result-as-document", "documentReturnFormat DOCUMENT: the JSON result is stored in the document "
+         "store (here the folder store, which names it by its SHA-256) and the task returns its reference",
+         as_document,
+         interactions=[{"request": textract_call("AnalyzeDocument", analyze_body({"Bytes": png_b64}, ["FORMS"]), "us-east-1"),
+                        "response": rec}],
+         expected={"camunda.document.type": "camunda", "storeId": "local", "documentId": stored_hash,
+                   "contentHash": stored_hash,
+                   "metadata": {"contentType": "application/json", "size": len(stored_result),
+                                "fileName": "textract-result-20260115T093000Z.json"}},
+         documents={"doc-png-1": png})
+no_store = base_input(analyzeTables=True)
+no_store["documentReturnFormat"] = {"choice": "DOCUMENT"}
+rec_no_store, _ = response(200, None, "req-sync-no-store-0001", body_ref="../fixtures/textract/employment-application.json")
+scenario("sync-result-as-document-no-store", "documentReturnFormat DOCUMENT in a runtime without a document store: "
+         "the analysis runs, then a plain input error says to choose JSON (never an internal error)", no_store,
+         interactions=[{"request": textract_call("AnalyzeDocument", analyze_body(s3_doc(), ["TABLES"]), "us-east-1"),
+                        "response": rec_no_store}],
+         error={"kind": "invalid-input", "code": "DocumentCreateUnsupported", "retryable": False,
+                "message": "documentReturnFormat DOCUMENT stores the result in the runtime's document store, but "
+                           "the runtime cannot: this runtime has no document store (see --documents). Choose the "
+                           "JSON return format, or run the task where a document store is available"})
+
 polling_cam = uploaded_input("POLLING", camunda_doc("doc-7f3a", PDF, "scan report.pdf"))
 polling_cam["input"].pop("documentS3Bucket")
 validation("polling-document-needs-bucket", "POLLING on a document needs documentS3Bucket to stage it", polling_cam,

@@ -32,8 +32,11 @@ mod bindings {
         path: "../wit",
         world: "connector",
         exports: { default: async },
-        // The worker's store reads over the network.
-        imports: { "textract:connector/document-store.read": async },
+        // The worker's store reads and creates over the network.
+        imports: {
+            "textract:connector/document-store.read": async,
+            "textract:connector/document-store.create": async,
+        },
         with: {
             "wasi:http": wasmtime_wasi_http::p2::bindings::http,
             "wasi:io": wasmtime_wasi::p2::bindings::io,
@@ -42,7 +45,7 @@ mod bindings {
     });
 }
 
-use bindings::textract::connector::document_store::ReadError as WitReadError;
+use bindings::textract::connector::document_store::{CreateError as WitCreateError, ReadError as WitReadError};
 use bindings::textract::connector::runtime::RuntimeMode as WitMode;
 pub use bindings::{ConnectorError, ErrorKind};
 
@@ -98,6 +101,27 @@ impl bindings::textract::connector::document_store::Host for HostState {
                 documents::ReadError::NotFound => WitReadError::NotFound,
                 documents::ReadError::Denied(why) => WitReadError::Denied(why),
                 documents::ReadError::Unavailable(why) => WitReadError::Unavailable(why),
+            })
+    }
+
+    async fn create(
+        &mut self,
+        content: Vec<u8>,
+        content_type: String,
+        file_name: String,
+    ) -> std::result::Result<String, WitCreateError> {
+        let Some(store) = self.documents.clone() else {
+            return Err(WitCreateError::Unsupported(
+                "this runtime has no document store (see --documents)".into(),
+            ));
+        };
+        store
+            .create(content, &content_type, &file_name)
+            .await
+            .map_err(|e| match e {
+                documents::CreateError::Unsupported(why) => WitCreateError::Unsupported(why),
+                documents::CreateError::Denied(why) => WitCreateError::Denied(why),
+                documents::CreateError::Unavailable(why) => WitCreateError::Unavailable(why),
             })
     }
 }

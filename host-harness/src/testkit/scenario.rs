@@ -7,8 +7,13 @@
 //! A scenario passes only when the result matches, every request matched a
 //! recorded interaction (and its signature assertions), every interaction was
 //! used, and the denials are exactly the expected ones.
+//!
+//! A scenario's `documents` folder is served from a scratch copy, so a result
+//! stored as a document (`documentReturnFormat` DOCUMENT) never lands in the
+//! source tree; such a result, a reference of the folder store, must name a
+//! document the copy holds, whose bytes hash to its `contentHash`.
 
-use crate::engine::documents::FolderStore;
+use crate::engine::documents::{FolderStore, FOLDER_STORE_ID};
 use crate::engine::sandbox::{Grants, RuntimeMode};
 use crate::engine::{ExecOptions, ExecutionClock, Harness};
 use crate::limits::Limits;
@@ -20,6 +25,7 @@ use anyhow::{bail, Context as _, Result};
 use serde::Deserialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -97,6 +103,10 @@ pub async fn run(harness: &Harness, dir: &Path) -> Result<Outcome> {
     let mut policy = EgressPolicy::implied_by(&input);
     options.allow_hosts.iter().for_each(|h| policy.allow(h));
 
+    let scratch = match &options.documents {
+        Some(d) => Some(ScratchDocuments::copy_of(&dir.join(d))?),
+        None => None,
+    };
     let started = Instant::now();
     let execution = harness
         .execute(
@@ -107,7 +117,7 @@ pub async fn run(harness: &Harness, dir: &Path) -> Result<Outcome> {
                 clock: ExecutionClock::pinned(time),
                 inherit_stderr: false,
                 deterministic_random: true,
-                documents: options.documents.as_ref().map(|d| FolderStore::shared(dir.join(d))),
+                documents: scratch.as_ref().map(|s| FolderStore::shared(s.0.clone())),
                 runtime: if options.self_managed {
                     RuntimeMode::SelfManaged
                 } else {
@@ -154,6 +164,9 @@ pub async fn run(harness: &Harness, dir: &Path) -> Result<Outcome> {
     match (&execution.outcome, expected_ok, expected_err) {
         (Ok(actual), Some(expected), _) => {
             let actual: Value = serde_json::from_str(actual).context("the connector's result is not JSON")?;
+            if let Some(problem) = created_document_problem(&actual, scratch.as_ref()) {
+                failures.push(problem);
+            }
             // Serialising both (order-preserving) compares values and key order at once.
             let (want, got) = (serde_json::to_string(&expected)?, serde_json::to_string(&actual)?);
             if want != got {
@@ -194,11 +207,107 @@ pub async fn run(harness: &Harness, dir: &Path) -> Result<Outcome> {
     })
 }
 
+/// A scratch copy of a scenario's documents folder, removed when dropped: what a
+/// run serves as its document store, so a created document never lands in `tests/`.
+pub struct ScratchDocuments(PathBuf);
+
+impl ScratchDocuments {
+    pub fn copy_of(source: &Path) -> Result<ScratchDocuments> {
+        static COPIES: AtomicU64 = AtomicU64::new(0);
+        let n = COPIES.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("textract-scenario-documents-{}-{n}", std::process::id()));
+        std::fs::remove_dir_all(&dir).ok();
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let scratch = ScratchDocuments(dir);
+        // Documents are one file per id: the folder is flat.
+        for entry in std::fs::read_dir(source).with_context(|| format!("reading {}", source.display()))? {
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                std::fs::copy(entry.path(), scratch.0.join(entry.file_name()))
+                    .with_context(|| format!("copying {}", entry.path().display()))?;
+            }
+        }
+        Ok(scratch)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDocuments {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
+/// When the result is a reference to a document the folder store created, why it
+/// does not name stored bytes that hash to its `contentHash` (or `None`).
+fn created_document_problem(result: &Value, scratch: Option<&ScratchDocuments>) -> Option<String> {
+    if result.get("camunda.document.type").and_then(Value::as_str) != Some("camunda")
+        || result.get("storeId").and_then(Value::as_str) != Some(FOLDER_STORE_ID)
+    {
+        return None;
+    }
+    let Some(scratch) = scratch else {
+        return Some("the result references a stored document, but the scenario has no documents folder".into());
+    };
+    let id = result.get("documentId").and_then(Value::as_str).unwrap_or_default();
+    let bytes = match crate::engine::documents::plain_id(id).map(|()| std::fs::read(scratch.0.join(id))) {
+        Ok(Ok(bytes)) => bytes,
+        _ => return Some(format!("the result references document {id:?}, which the store does not hold")),
+    };
+    let hash = textract_connector::camunda::document::sha256_hex(&bytes);
+    let size = result.pointer("/metadata/size").and_then(Value::as_u64);
+    if result.get("contentHash").and_then(Value::as_str) != Some(hash.as_str()) || size != Some(bytes.len() as u64) {
+        return Some(format!(
+            "the stored document {id} ({} bytes, SHA-256 {hash}) is not the one its reference describes",
+            bytes.len()
+        ));
+    }
+    None
+}
+
 fn read_json(path: &Path) -> Result<Option<Value>> {
     match std::fs::read_to_string(path) {
         Ok(text) => Ok(Some(
             serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?,
         )),
         Err(_) => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_created_document_must_be_the_one_its_reference_describes() {
+        let source = std::env::temp_dir().join(format!("textract-scenario-source-{}", std::process::id()));
+        std::fs::create_dir_all(&source).unwrap();
+        std::fs::write(source.join("doc-1"), b"input").unwrap();
+        let scratch = ScratchDocuments::copy_of(&source).unwrap();
+        let stored = b"{\"blocks\":[]}";
+        let hash = textract_connector::camunda::document::sha256_hex(stored);
+        std::fs::write(scratch.0.join(&hash), stored).unwrap();
+        let reference = |id: &str, hash: &str, size: usize| {
+            json!({"camunda.document.type": "camunda", "storeId": "local", "documentId": id, "contentHash": hash,
+                   "metadata": {"contentType": "application/json", "size": size, "fileName": "r.json"}})
+        };
+        assert_eq!(created_document_problem(&reference(&hash, &hash, 13), Some(&scratch)), None);
+        assert!(created_document_problem(&reference(&hash, &"0".repeat(64), 13), Some(&scratch)).is_some());
+        assert!(created_document_problem(&reference(&hash, &hash, 12), Some(&scratch)).is_some());
+        assert!(created_document_problem(&reference("missing", &hash, 13), Some(&scratch)).is_some());
+        assert!(created_document_problem(&reference("../doc-1", &hash, 13), Some(&scratch)).is_some());
+        assert!(created_document_problem(&reference(&hash, &hash, 13), None).is_some());
+        // Not a reference of the folder store: not its business.
+        assert_eq!(created_document_problem(&json!({"blocks": []}), None), None);
+        // The scratch copy goes; the source stays as it was.
+        let copy = scratch.0.clone();
+        drop(scratch);
+        assert!(!copy.exists());
+        assert_eq!(std::fs::read_dir(&source).unwrap().count(), 1);
+        std::fs::remove_dir_all(&source).ok();
     }
 }

@@ -7,7 +7,7 @@
 
 use super::connection::{Auth, Connection};
 use super::job::{ActivatedJob, Reply};
-use crate::engine::documents::{plain_id, ReadError, MAX_DOCUMENT_BYTES};
+use crate::engine::documents::{plain_id, CreateError, ReadError, MAX_DOCUMENT_BYTES};
 use crate::engine::runtime_log::escape_controls;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -207,6 +207,71 @@ impl CamundaClient {
         }
     }
 
+    /// `POST /v2/documents` as `multipart/form-data`: a `file` part (the bytes, with
+    /// their file name and content type) and a `metadata` part (`application/json`:
+    /// `contentType`, `fileName`, `size`), into the cluster's default store. The
+    /// answer (201) is the document's reference, returned as the cluster wrote it.
+    pub async fn create_document(
+        &self,
+        content: Vec<u8>,
+        content_type: &str,
+        file_name: &str,
+    ) -> Result<String, CreateError> {
+        if content.len() as u64 > MAX_DOCUMENT_BYTES {
+            return Err(CreateError::Denied(format!(
+                "the document is larger than {MAX_DOCUMENT_BYTES} bytes"
+            )));
+        }
+        let url = format!("{}/documents", self.connection.rest_address);
+        let size = content.len() as u64;
+        let metadata = json!({"contentType": content_type, "fileName": file_name, "size": size}).to_string();
+        // Shared, not copied, by the retry after a 401.
+        let content = bytes::Bytes::from(content);
+        let mut retried = false;
+        loop {
+            let file = reqwest::multipart::Part::stream_with_length(reqwest::Body::from(content.clone()), size)
+                .file_name(file_name.to_string())
+                .mime_str(content_type)
+                .map_err(|_| CreateError::Denied(format!("'{}' is not a content type", escape_controls(content_type))))?;
+            let meta = reqwest::multipart::Part::text(metadata.clone())
+                .mime_str("application/json")
+                .map_err(|e| CreateError::Unavailable(e.to_string()))?;
+            let form = reqwest::multipart::Form::new().part("file", file).part("metadata", meta);
+            let mut request = self.http.post(&url).multipart(form).timeout(Duration::from_secs(300));
+            if let Some(auth) = self.authorization().await.map_err(|e| CreateError::Unavailable(e.to_string()))? {
+                request = request.header(reqwest::header::AUTHORIZATION, auth);
+            }
+            let response = request
+                .send()
+                .await
+                .map_err(|e| CreateError::Unavailable(format!("the document API did not answer: {}", reason(&e))))?;
+            let status = response.status().as_u16();
+            if status == 401 && !retried {
+                retried = true;
+                self.forget_token().await;
+                continue;
+            }
+            let body = response
+                .bytes()
+                .await
+                .map_err(|e| CreateError::Unavailable(format!("the document API's answer broke off: {}", reason(&e))))?;
+            let said = || format!("the document API answered {}", problem(status, &body));
+            return match status {
+                200 | 201 => match serde_json::from_slice::<Value>(&body) {
+                    Ok(Value::Object(_)) => String::from_utf8(body.to_vec())
+                        .map_err(|_| CreateError::Unavailable("the document API's answer is not UTF-8".into())),
+                    _ => Err(CreateError::Unavailable(format!(
+                        "the document API answered HTTP {status} without a document reference"
+                    ))),
+                },
+                // No document API here (an older or a document-less cluster).
+                404 | 405 | 501 => Err(CreateError::Unsupported(said())),
+                429 | 500..=599 => Err(CreateError::Unavailable(said())),
+                _ => Err(CreateError::Denied(said())),
+            };
+        }
+    }
+
     /// One JSON call, with one fresh-token retry on 401; the answer's body on 2xx.
     async fn call(
         &self,
@@ -372,5 +437,85 @@ fn problem(status: u16, body: &[u8]) -> String {
     match text.is_empty() {
         true => format!("HTTP {status}"),
         false => format!("HTTP {status}: {text}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::camunda::{AuthMode, CamundaStandIn, StandInConfig};
+
+    #[tokio::test]
+    async fn documents_are_created_as_multipart_with_a_fresh_token_after_a_401() {
+        let cluster = CamundaStandIn::start(StandInConfig {
+            auth: AuthMode::OAuth {
+                client_id: "worker".into(),
+                client_secret: "s3cret".into(),
+                audience: "zeebe-api".into(),
+                token_ttl: Duration::from_secs(3600),
+            },
+            ..StandInConfig::default()
+        })
+        .unwrap();
+        let client = CamundaClient::new(Connection {
+            rest_address: cluster.url(),
+            auth: Auth::OAuth {
+                client_id: "worker".into(),
+                client_secret: super::super::connection::Secret::new("s3cret"),
+                oauth_url: cluster.oauth_url(),
+                audience: "zeebe-api".into(),
+            },
+        })
+        .unwrap();
+        let content = br#"{"blocks":[]}"#.to_vec();
+        let reference = client
+            .create_document(content.clone(), "application/json", "textract-result-1.json")
+            .await
+            .unwrap();
+        let parsed: Value = serde_json::from_str(&reference).unwrap();
+        let id = parsed["documentId"].as_str().unwrap();
+        assert_eq!(cluster.document(id).unwrap(), content);
+        // The cluster's answer, as it wrote it.
+        assert_eq!(parsed, cluster.document_reference(id).unwrap());
+        assert_eq!(parsed["storeId"], "in-memory");
+        assert_eq!(
+            parsed["contentHash"],
+            textract_connector::camunda::document::sha256_hex(&content)
+        );
+        assert_eq!(parsed["metadata"]["contentType"], "application/json");
+        assert_eq!(parsed["metadata"]["fileName"], "textract-result-1.json");
+        assert_eq!(parsed["metadata"]["size"], 13);
+
+        // An expired token: one 401, one new token, and the upload goes through.
+        cluster.expire_tokens_now();
+        let again = client.create_document(content.clone(), "application/json", "r.json").await.unwrap();
+        assert_ne!(again, reference, "a new document");
+        assert_eq!(cluster.token_requests(), 2);
+        let violations = cluster.violations();
+        assert_eq!(violations.len(), 1, "{violations:#?}");
+        assert_eq!(violations[0].status, Some(401));
+        assert_eq!(cluster.document_ids().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_refused_or_absent_document_api_says_so() {
+        let cluster = CamundaStandIn::start(StandInConfig::default()).unwrap();
+        let client = CamundaClient::new(Connection {
+            rest_address: cluster.url(),
+            auth: Auth::None,
+        })
+        .unwrap();
+        cluster.fail_next(1, 503);
+        let e = client.create_document(b"{}".to_vec(), "application/json", "r.json").await.unwrap_err();
+        assert!(matches!(&e, CreateError::Unavailable(why) if why.contains("HTTP 503")), "{e:?}");
+
+        // A cluster without the document API (an address whose path serves nothing).
+        let client = CamundaClient::new(Connection {
+            rest_address: format!("http://{}/v1", cluster.addr()),
+            auth: Auth::None,
+        })
+        .unwrap();
+        let e = client.create_document(b"{}".to_vec(), "application/json", "r.json").await.unwrap_err();
+        assert!(matches!(&e, CreateError::Unsupported(why) if why.contains("HTTP 404")), "{e:?}");
     }
 }
