@@ -12,7 +12,10 @@
 //!    aws-sdk-textract natively against a local server replaying the bytes; (d) the
 //!    component live against that server;
 //! 4. a POLLING merge of 100 pages × 1,000 blocks, replayed;
-//! 5. `run-many` over replayed SYNC inputs at concurrency 1, 2 and 4.
+//! 5. `run-many` over replayed SYNC inputs at concurrency 1, 2 and 4;
+//! 6. `textract-host worker`: 1,000 SYNC jobs through the Camunda stand-in, AWS
+//!    answered by a local stand-in, at concurrency 1, 2 and 4, with the worker's
+//!    peak memory.
 //!
 //! `--quick` runs a reduced version (no SDK build, fewer iterations) for CI;
 //! `--sync` runs only the size and section 3, to try one lever at a time.
@@ -24,6 +27,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 use textract_host::engine::{EngineSettings, ExecOptions, ExecutionClock, Harness, Timings, KEEP_RESIDENT_BYTES};
+use textract_host::testkit::aws_standin::{Answer, AwsStandIn};
+use textract_host::testkit::camunda::{CamundaStandIn, JobSpec, StandInConfig};
 use textract_host::transport::cassette::Cassette;
 use textract_host::transport::egress::EgressPolicy;
 use textract_host::transport::{Mode, Replayer};
@@ -749,6 +754,22 @@ fn main() {
     }
     r.row("target", "≥ 1,000 executions/s (see the rows above)".into());
 
+    // 6. The worker.
+    r.section("6. Worker: SYNC jobs through the Camunda stand-in, 1,045-block answers from a local AWS");
+    let jobs = if quick { 40 } else { 1000 };
+    let aws = AwsStandIn::start(Answer::json(200, body.clone())).unwrap();
+    let cwasm = std::env::temp_dir().join(format!("textract-bench-worker-{}.cwasm", std::process::id()));
+    Harness::compile(&component, &cwasm, &EngineSettings::default()).unwrap();
+    let job_input: Value = serde_json::from_str(&sync_input(Some(&aws.endpoint()))).unwrap();
+    for concurrency in [1, 2, 4] {
+        let (jobs_per_s, peak) = worker_run(&host, &cwasm, &aws, &job_input, jobs, concurrency);
+        r.row(
+            &format!("concurrency {concurrency}, {jobs} jobs"),
+            format!("{jobs_per_s:.1} jobs/s; worker peak RSS {peak}"),
+        );
+    }
+    std::fs::remove_file(&cwasm).ok();
+
     write_report(
         &r,
         if quick {
@@ -757,6 +778,50 @@ fn main() {
             "target/bench.txt"
         },
     );
+}
+
+/// Runs one worker process until `jobs` jobs are completed; jobs/s from its
+/// start, and the peak RSS it reports when stopped.
+fn worker_run(
+    host: &std::path::Path,
+    cwasm: &std::path::Path,
+    aws: &AwsStandIn,
+    input: &Value,
+    jobs: usize,
+    concurrency: usize,
+) -> (f64, String) {
+    let cluster = CamundaStandIn::start_in_thread(StandInConfig::default()).unwrap();
+    for _ in 0..jobs {
+        cluster.create_job(JobSpec::new(textract_host::worker::JOB_TYPE, input.clone()));
+    }
+    let log = std::env::temp_dir().join(format!("textract-bench-worker-{}.log", std::process::id()));
+    let started = Instant::now();
+    let child = std::process::Command::new(host)
+        .args(["worker", "--component", cwasm.to_str().unwrap(), "--camunda-url", &cluster.url()])
+        .args(["--allow-host", &aws.authority(), "--concurrency", &concurrency.to_string()])
+        .args(["--poll-timeout", "1s"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let done = cluster.wait_until(|s| s.completions.len() >= jobs, Duration::from_secs(600));
+    let elapsed = started.elapsed();
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let mut child = child;
+    child.wait().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    std::fs::remove_file(&log).ok();
+    assert!(done, "the worker did not complete {jobs} jobs: {}", text.lines().last().unwrap_or(""));
+    let peak = text
+        .lines()
+        .rev()
+        .find(|l| l.contains("event=worker-stopped"))
+        .and_then(|l| l.split("peak_rss_mib=").nth(1))
+        .map_or("unknown".to_string(), |m| format!("{} MiB", m.trim()));
+    (jobs as f64 / elapsed.as_secs_f64(), peak)
 }
 
 fn write_report(r: &Report, relative: &str) {

@@ -472,6 +472,7 @@ async fn worker(args: WorkerArgs) -> Result<ExitCode> {
     if args.sandbox.documents.is_some() {
         bail!("the worker reads camunda documents through the cluster's document API; --documents is for `run`");
     }
+    let shutdown = shutdown_signal()?;
     let connection = Connection::resolve(args.camunda_url.as_deref(), |name| std::env::var(name).ok())?;
     let client = Arc::new(CamundaClient::new(connection)?);
     let metrics = Metrics::new();
@@ -527,7 +528,7 @@ async fn worker(args: WorkerArgs) -> Result<ExitCode> {
         once: args.once,
         lanes,
     };
-    let report = worker::run(harness, client, metrics, options, shutdown_signal()).await;
+    let report = worker::run(harness, client, metrics, options, shutdown).await;
     match report.refused {
         Some(why) => bail!("the cluster refused the activation: {why}"),
         None => Ok(ExitCode::SUCCESS),
@@ -570,27 +571,19 @@ fn tenant_lanes(args: &WorkerArgs, path: &Path, concurrency: usize, limits: Limi
     Ok(lanes)
 }
 
-/// SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = interrupt => {},
-                    _ = terminate.recv() => {},
-                }
-            }
-            Err(_) => {
-                let _ = interrupt.await;
-            }
+/// SIGTERM or SIGINT. The handlers are installed when this is called, not when
+/// the future is first polled, so a signal that arrives while the worker starts
+/// is a clean shutdown, never the default kill.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {},
+            _ = interrupt.recv() => {},
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
-    }
+    })
 }
 
 /// `--allow-cidr` must be a range, checked when the flags are read.
