@@ -18,7 +18,8 @@
 //!    peak memory.
 //!
 //! `--quick` runs a reduced version (no SDK build, fewer iterations) for CI;
-//! `--sync` runs only the size and section 3, to try one lever at a time.
+//! `--sync` runs only the size and section 3, to try one lever at a time;
+//! `--worker` only the size and section 6.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::{json, Value};
@@ -412,6 +413,13 @@ fn main() {
     let imports = harness.imports();
     r.row("imports", format!("{}: {}", imports.len(), imports.join(", ")));
 
+    // `--worker`: sizes and section 6 only.
+    if std::env::args().any(|a| a == "--worker") {
+        worker_section(&mut r, &component, quick);
+        write_report(&r, "target/bench-worker.txt");
+        return;
+    }
+
     if !only_sync {
         // 2. Start-up.
         r.section("2. Start-up");
@@ -754,21 +762,7 @@ fn main() {
     }
     r.row("target", "≥ 1,000 executions/s (see the rows above)".into());
 
-    // 6. The worker.
-    r.section("6. Worker: SYNC jobs through the Camunda stand-in, 1,045-block answers from a local AWS");
-    let jobs = if quick { 40 } else { 1000 };
-    let aws = AwsStandIn::start(Answer::json(200, body.clone())).unwrap();
-    let cwasm = std::env::temp_dir().join(format!("textract-bench-worker-{}.cwasm", std::process::id()));
-    Harness::compile(&component, &cwasm, &EngineSettings::default()).unwrap();
-    let job_input: Value = serde_json::from_str(&sync_input(Some(&aws.endpoint()))).unwrap();
-    for concurrency in [1, 2, 4] {
-        let (jobs_per_s, peak) = worker_run(&host, &cwasm, &aws, &job_input, jobs, concurrency);
-        r.row(
-            &format!("concurrency {concurrency}, {jobs} jobs"),
-            format!("{jobs_per_s:.1} jobs/s; worker peak RSS {peak}"),
-        );
-    }
-    std::fs::remove_file(&cwasm).ok();
+    worker_section(&mut r, &component, quick);
 
     write_report(
         &r,
@@ -778,6 +772,25 @@ fn main() {
             "target/bench.txt"
         },
     );
+}
+
+/// 6. The worker: jobs/s over the Camunda stand-in at concurrency 1, 2 and 4.
+fn worker_section(r: &mut Report, component: &std::path::Path, quick: bool) {
+    r.section("6. Worker: SYNC jobs through the Camunda stand-in, 1,045-block answers from a local AWS");
+    let host = std::env::current_exe().unwrap().with_file_name("textract-host");
+    let jobs = if quick { 40 } else { 1000 };
+    let aws = AwsStandIn::start(Answer::json(200, response_body())).unwrap();
+    let cwasm = std::env::temp_dir().join(format!("textract-bench-worker-{}.cwasm", std::process::id()));
+    Harness::compile(component, &cwasm, &EngineSettings::default()).unwrap();
+    let job_input: Value = serde_json::from_str(&sync_input(Some(&aws.endpoint()))).unwrap();
+    for concurrency in [1, 2, 4] {
+        let (jobs_per_s, peak) = worker_run(&host, &cwasm, &aws, &job_input, jobs, concurrency);
+        r.row(
+            &format!("concurrency {concurrency}, {jobs} jobs"),
+            format!("{jobs_per_s:.1} jobs/s; worker peak RSS {peak}"),
+        );
+    }
+    std::fs::remove_file(&cwasm).ok();
 }
 
 /// Runs one worker process until `jobs` jobs are completed; jobs/s from its
