@@ -147,13 +147,14 @@ pub fn failure(job: &ActivatedJob, error: &GuestError) -> Reply {
     }
 }
 
-/// The completion's variables: none, or the whole result under `resultVariable`.
-pub fn completion(job: &ActivatedJob, result: Value) -> Value {
+/// The completion's variables: none, or the whole result under `resultVariable`
+/// (copied only then).
+pub fn completion(job: &ActivatedJob, result: &Value) -> Map<String, Value> {
     let mut variables = Map::new();
     if let Some(name) = job.header("resultVariable") {
-        variables.insert(name.to_string(), result);
+        variables.insert(name.to_string(), result.clone());
     }
-    Value::Object(variables)
+    variables
 }
 
 #[cfg(test)]
@@ -189,12 +190,12 @@ mod tests {
     #[test]
     fn completion_carries_variables_only_under_result_variable() {
         let result = json!({"blocks": []});
-        assert_eq!(completion(&job(json!({}), 3), result.clone()), json!({}));
+        assert_eq!(Value::Object(completion(&job(json!({}), 3), &result)), json!({}));
         assert_eq!(
-            completion(&job(json!({"resultVariable": "textract"}), 3), result.clone()),
+            Value::Object(completion(&job(json!({"resultVariable": "textract"}), 3), &result)),
             json!({"textract": result})
         );
-        assert_eq!(completion(&job(json!({"resultVariable": "  "}), 3), json!(1)), json!({}));
+        assert_eq!(Value::Object(completion(&job(json!({"resultVariable": "  "}), 3), &json!(1))), json!({}));
     }
 
     #[test]

@@ -35,14 +35,7 @@ pub fn reply(job: &ActivatedJob, outcome: Result<Value, GuestError>, used: &Used
 }
 
 fn success(job: &ActivatedJob, result: Value) -> Reply {
-    let mut variables = match job::completion(job, Value::Null) {
-        Value::Object(map) if !map.is_empty() => {
-            let mut map = map;
-            map.values_mut().for_each(|v| *v = result.clone());
-            map
-        }
-        _ => Map::new(),
-    };
+    let mut variables = job::completion(job, &result);
     if let Some(expression) = job.header("resultExpression") {
         let context = with_response(&result, None);
         match feel::evaluate(expression, context) {
