@@ -10,6 +10,7 @@ use super::job::{ActivatedJob, Reply};
 use crate::engine::documents::{plain_id, CreateError, ReadError, MAX_DOCUMENT_BYTES};
 use crate::engine::runtime_log::escape_controls;
 use serde_json::{json, Value};
+use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
 /// Why a call to the cluster did not succeed.
@@ -30,6 +31,26 @@ impl std::fmt::Display for ClusterError {
             ClusterError::Unavailable(why) => write!(f, "the cluster is unavailable: {why}"),
             ClusterError::NotFound(why) => write!(f, "not found: {why}"),
             ClusterError::Rejected(why) => write!(f, "refused: {why}"),
+        }
+    }
+}
+
+/// Why `send_authorized` got no answer.
+enum Unsent<E> {
+    /// The request could not be built (the caller's own error).
+    Build(E),
+    /// No credentials to send (the OAuth server failed).
+    Auth(ClusterError),
+    Transport(reqwest::Error),
+}
+
+impl<E> Unsent<E> {
+    /// The failure in plain words; `transport` says what a transport failure means here.
+    fn describe(&self, transport: &str) -> String {
+        match self {
+            Unsent::Build(_) => "the request could not be built".into(),
+            Unsent::Auth(e) => e.to_string(),
+            Unsent::Transport(e) => format!("{transport}: {}", reason(e)),
         }
     }
 }
@@ -163,48 +184,36 @@ impl CamundaClient {
                 query.append_pair("contentHash", hash);
             }
         }
-        let mut retried = false;
-        loop {
-            let mut request = self.http.get(url.clone()).timeout(Duration::from_secs(300));
-            if let Some(auth) = self.authorization().await.map_err(|e| ReadError::Unavailable(e.to_string()))? {
-                request = request.header(reqwest::header::AUTHORIZATION, auth);
-            }
-            let mut response = request
-                .send()
-                .await
-                .map_err(|e| ReadError::Unavailable(format!("the document API did not answer: {}", reason(&e))))?;
-            let status = response.status().as_u16();
-            if status == 401 && !retried {
-                retried = true;
-                self.forget_token().await;
-                continue;
-            }
-            match status {
-                200 => {}
-                404 => return Err(ReadError::NotFound),
-                401 | 403 => return Err(ReadError::Denied(format!("the document API answered HTTP {status}"))),
-                _ => return Err(ReadError::Unavailable(format!("the document API answered HTTP {status}"))),
-            }
-            if response.content_length().unwrap_or(0) > MAX_DOCUMENT_BYTES {
+        let mut response = self
+            .send_authorized(|| Ok::<_, Infallible>(self.http.get(url.clone()).timeout(Duration::from_secs(300))))
+            .await
+            .map_err(|e| ReadError::Unavailable(e.describe("the document API did not answer")))?;
+        let status = response.status().as_u16();
+        match status {
+            200 => {}
+            404 => return Err(ReadError::NotFound),
+            401 | 403 => return Err(ReadError::Denied(format!("the document API answered HTTP {status}"))),
+            _ => return Err(ReadError::Unavailable(format!("the document API answered HTTP {status}"))),
+        }
+        if response.content_length().unwrap_or(0) > MAX_DOCUMENT_BYTES {
+            return Err(ReadError::Denied(format!(
+                "the document is larger than {MAX_DOCUMENT_BYTES} bytes"
+            )));
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| ReadError::Unavailable(format!("the document download broke off: {}", reason(&e))))?
+        {
+            if (bytes.len() + chunk.len()) as u64 > MAX_DOCUMENT_BYTES {
                 return Err(ReadError::Denied(format!(
                     "the document is larger than {MAX_DOCUMENT_BYTES} bytes"
                 )));
             }
-            let mut bytes = Vec::new();
-            while let Some(chunk) = response
-                .chunk()
-                .await
-                .map_err(|e| ReadError::Unavailable(format!("the document download broke off: {}", reason(&e))))?
-            {
-                if (bytes.len() + chunk.len()) as u64 > MAX_DOCUMENT_BYTES {
-                    return Err(ReadError::Denied(format!(
-                        "the document is larger than {MAX_DOCUMENT_BYTES} bytes"
-                    )));
-                }
-                bytes.extend_from_slice(&chunk);
-            }
-            return Ok(bytes);
+            bytes.extend_from_slice(&chunk);
         }
+        Ok(bytes)
     }
 
     /// `POST /v2/documents` as `multipart/form-data`: a `file` part (the bytes, with
@@ -227,8 +236,7 @@ impl CamundaClient {
         let metadata = json!({"contentType": content_type, "fileName": file_name, "size": size}).to_string();
         // Shared, not copied, by the retry after a 401.
         let content = bytes::Bytes::from(content);
-        let mut retried = false;
-        loop {
+        let build = || {
             let file = reqwest::multipart::Part::stream_with_length(reqwest::Body::from(content.clone()), size)
                 .file_name(file_name.to_string())
                 .mime_str(content_type)
@@ -237,38 +245,30 @@ impl CamundaClient {
                 .mime_str("application/json")
                 .map_err(|e| CreateError::Unavailable(e.to_string()))?;
             let form = reqwest::multipart::Form::new().part("file", file).part("metadata", meta);
-            let mut request = self.http.post(&url).multipart(form).timeout(Duration::from_secs(300));
-            if let Some(auth) = self.authorization().await.map_err(|e| CreateError::Unavailable(e.to_string()))? {
-                request = request.header(reqwest::header::AUTHORIZATION, auth);
-            }
-            let response = request
-                .send()
-                .await
-                .map_err(|e| CreateError::Unavailable(format!("the document API did not answer: {}", reason(&e))))?;
-            let status = response.status().as_u16();
-            if status == 401 && !retried {
-                retried = true;
-                self.forget_token().await;
-                continue;
-            }
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| CreateError::Unavailable(format!("the document API's answer broke off: {}", reason(&e))))?;
-            let said = || format!("the document API answered {}", problem(status, &body));
-            return match status {
-                200 | 201 => match serde_json::from_slice::<Value>(&body) {
-                    Ok(Value::Object(_)) => String::from_utf8(body.to_vec())
-                        .map_err(|_| CreateError::Unavailable("the document API's answer is not UTF-8".into())),
-                    _ => Err(CreateError::Unavailable(format!(
-                        "the document API answered HTTP {status} without a document reference"
-                    ))),
-                },
-                // No document API here (an older or a document-less cluster).
-                404 | 405 | 501 => Err(CreateError::Unsupported(said())),
-                429 | 500..=599 => Err(CreateError::Unavailable(said())),
-                _ => Err(CreateError::Denied(said())),
-            };
+            Ok(self.http.post(&url).multipart(form).timeout(Duration::from_secs(300)))
+        };
+        let response = self.send_authorized(build).await.map_err(|e| match e {
+            Unsent::Build(e) => e,
+            other => CreateError::Unavailable(other.describe("the document API did not answer")),
+        })?;
+        let status = response.status().as_u16();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| CreateError::Unavailable(format!("the document API's answer broke off: {}", reason(&e))))?;
+        let said = || format!("the document API answered {}", problem(status, &body));
+        match status {
+            200 | 201 => match serde_json::from_slice::<Value>(&body) {
+                Ok(Value::Object(_)) => String::from_utf8(body.to_vec())
+                    .map_err(|_| CreateError::Unavailable("the document API's answer is not UTF-8".into())),
+                _ => Err(CreateError::Unavailable(format!(
+                    "the document API answered HTTP {status} without a document reference"
+                ))),
+            },
+            // No document API here (an older or a document-less cluster).
+            404 | 405 | 501 => Err(CreateError::Unsupported(said())),
+            429 | 500..=599 => Err(CreateError::Unavailable(said())),
+            _ => Err(CreateError::Denied(said())),
         }
     }
 
@@ -281,36 +281,55 @@ impl CamundaClient {
         timeout: Duration,
     ) -> Result<Vec<u8>, ClusterError> {
         let url = format!("{}{path}", self.connection.rest_address);
+        let build = || {
+            let request = self.http.request(method.clone(), &url).timeout(timeout);
+            Ok::<_, Infallible>(match body {
+                Some(body) => request.json(body),
+                None => request,
+            })
+        };
+        let response = self.send_authorized(build).await.map_err(|e| match e {
+            Unsent::Auth(e) => e,
+            Unsent::Transport(e) => ClusterError::Unavailable(reason(&e)),
+            Unsent::Build(never) => match never {},
+        })?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| ClusterError::Unavailable(format!("the answer broke off: {}", reason(&e))))?;
+        match status {
+            200..=299 => Ok(bytes.to_vec()),
+            // 404: gone; 409: no longer activated (e.g. an incident). Either way not ours.
+            404 | 409 => Err(ClusterError::NotFound(problem(status, &bytes))),
+            429 | 500..=599 => Err(ClusterError::Unavailable(problem(status, &bytes))),
+            _ => Err(ClusterError::Rejected(problem(status, &bytes))),
+        }
+    }
+
+    /// Sends the request `build` makes with the connection's `Authorization`;
+    /// when the cluster refuses an OAuth token (401), once more with a fresh one.
+    /// (A basic-auth pair is not worth sending twice.) Every call goes through here.
+    async fn send_authorized<E>(
+        &self,
+        build: impl Fn() -> Result<reqwest::RequestBuilder, E>,
+    ) -> Result<reqwest::Response, Unsent<E>> {
         let mut retried = false;
         loop {
-            let mut request = self.http.request(method.clone(), &url).timeout(timeout);
-            if let Some(body) = body {
-                request = request.json(body);
-            }
-            if let Some(auth) = self.authorization().await? {
+            let mut request = build().map_err(Unsent::Build)?;
+            if let Some(auth) = self.authorization().await.map_err(Unsent::Auth)? {
                 request = request.header(reqwest::header::AUTHORIZATION, auth);
             }
-            let response = request
-                .send()
-                .await
-                .map_err(|e| ClusterError::Unavailable(reason(&e)))?;
-            let status = response.status().as_u16();
-            if status == 401 && !retried && matches!(self.connection.auth, Auth::OAuth { .. }) {
+            let response = request.send().await.map_err(Unsent::Transport)?;
+            if response.status() == reqwest::StatusCode::UNAUTHORIZED
+                && !retried
+                && matches!(self.connection.auth, Auth::OAuth { .. })
+            {
                 retried = true;
                 self.forget_token().await;
                 continue;
             }
-            let bytes = response
-                .bytes()
-                .await
-                .map_err(|e| ClusterError::Unavailable(format!("the answer broke off: {}", reason(&e))))?;
-            return match status {
-                200..=299 => Ok(bytes.to_vec()),
-                // 404: gone; 409: no longer activated (e.g. an incident). Either way not ours.
-                404 | 409 => Err(ClusterError::NotFound(problem(status, &bytes))),
-                429 | 500..=599 => Err(ClusterError::Unavailable(problem(status, &bytes))),
-                _ => Err(ClusterError::Rejected(problem(status, &bytes))),
-            };
+            return Ok(response);
         }
     }
 
