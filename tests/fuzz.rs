@@ -39,7 +39,7 @@ use std::panic::{catch_unwind, panic_any, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::{mpsc, Arc, Mutex, Once};
 use std::time::{Duration, Instant, SystemTime};
-use support::{clip, env_number, mix, Rng};
+use support::{clip, env_number, mix, set_path, Rng};
 use textract_connector::error::{Error, ErrorKind};
 use textract_connector::platform::documents::{DocumentStore, StoreError};
 use textract_connector::platform::http::{HttpClient, HttpRequest, HttpResponse};
@@ -880,30 +880,13 @@ impl<'w> Gen<'w> {
         }
     }
 
-    /// Sets `path` (creating objects on the way); does nothing if the root is not an object.
-    fn set(&self, root: &mut Value, path: &[&str], value: Value) {
-        let mut node = root;
-        for (i, key) in path.iter().enumerate() {
-            let Some(obj) = node.as_object_mut() else { return };
-            if i + 1 == path.len() {
-                obj.insert(key.to_string(), value);
-                return;
-            }
-            let child = obj.entry(key.to_string()).or_insert_with(|| json!({}));
-            if !child.is_object() {
-                *child = json!({});
-            }
-            node = child;
-        }
-    }
-
     fn mutate(&mut self, root: &mut Value) {
         match self.rng.below(20) {
             // A known field set to an interesting value (most mutations).
             0..=9 => {
                 let path = *self.rng.pick(FIELDS);
                 let value = self.field_value(path[path.len() - 1]);
-                self.set(root, path, value);
+                set_path(root, path, value);
             }
             // Any node replaced by a hostile value.
             10 | 11 => {
@@ -943,7 +926,7 @@ impl<'w> Gen<'w> {
             // An endpoint override, odd or not.
             _ => {
                 let endpoint = self.s(ENDPOINTS);
-                self.set(root, &["configuration", "endpoint"], endpoint);
+                set_path(root, &["configuration", "endpoint"], endpoint);
             }
         }
     }
@@ -954,21 +937,21 @@ impl<'w> Gen<'w> {
             // Another execution type, with what it needs.
             0 | 1 => {
                 let kind = *self.rng.pick(&["SYNC", "POLLING", "ASYNC", "FETCH"]);
-                self.set(root, &["input", "executionType"], json!(kind));
+                set_path(root, &["input", "executionType"], json!(kind));
                 if kind == "FETCH" && self.rng.chance(70) {
-                    self.set(root, &["input", "jobId"], json!("a0c8a2f4-6d7b-4e8e-9c3f-2f1b5e7d9a10"));
+                    set_path(root, &["input", "jobId"], json!("a0c8a2f4-6d7b-4e8e-9c3f-2f1b5e7d9a10"));
                 }
                 if matches!(kind, "POLLING" | "ASYNC") && self.rng.chance(50) {
-                    self.set(root, &["input", "documentS3Bucket"], json!("textract-staging"));
+                    set_path(root, &["input", "documentS3Bucket"], json!("textract-staging"));
                 }
             }
             // Another document, uploaded.
             _ => {
                 let doc = self.document();
-                self.set(root, &["input", "documentLocationType"], json!("UPLOADED"));
-                self.set(root, &["input", "document"], doc);
+                set_path(root, &["input", "documentLocationType"], json!("UPLOADED"));
+                set_path(root, &["input", "document"], doc);
                 if self.rng.chance(60) {
-                    self.set(root, &["input", "documentS3Bucket"], json!("textract-staging"));
+                    set_path(root, &["input", "documentS3Bucket"], json!("textract-staging"));
                 }
             }
         }
@@ -1488,7 +1471,7 @@ fn generate(world: &World, seed: u64, index: usize) -> Case {
     let mut input = gen.input(seed_input);
     if self_managed && gen.rng.chance(50) {
         if let Ok(mut v) = serde_json::from_str::<Value>(&input) {
-            gen.set(&mut v, &["authentication"], json!({"type": "defaultCredentialsChain"}));
+            set_path(&mut v, &["authentication"], json!({"type": "defaultCredentialsChain"}));
             input = serde_json::to_string(&v).unwrap();
         }
     }

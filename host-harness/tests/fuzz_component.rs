@@ -26,7 +26,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::{clip, env_number, Rng};
+use support::{clip, env_number, set_path, Rng};
 use textract_host::engine::sandbox::{Grants, RuntimeMode};
 use textract_host::engine::{ExecOptions, ExecutionClock};
 use textract_host::limits::Limits;
@@ -226,22 +226,6 @@ impl Gen {
         }
     }
 
-    fn set(root: &mut Value, path: &[&str], value: Value) {
-        let mut node = root;
-        for (i, key) in path.iter().enumerate() {
-            let Some(obj) = node.as_object_mut() else { return };
-            if i + 1 == path.len() {
-                obj.insert(key.to_string(), value);
-                return;
-            }
-            let child = obj.entry(key.to_string()).or_insert_with(|| json!({}));
-            if !child.is_object() {
-                *child = json!({});
-            }
-            node = child;
-        }
-    }
-
     fn mutate(&mut self, root: &mut Value) {
         let (path, value): (Vec<&str>, Value) = match self.rng.below(14) {
             0 | 1 => (vec!["configuration", "endpoint"], json!(*self.rng.pick(ENDPOINTS))),
@@ -267,7 +251,7 @@ impl Gen {
             ),
             6 | 7 => {
                 let doc = self.document();
-                Self::set(root, &["input", "documentLocationType"], json!("UPLOADED"));
+                set_path(root, &["input", "documentLocationType"], json!("UPLOADED"));
                 (vec!["input", "document"], doc)
             }
             8 => (
@@ -298,7 +282,7 @@ impl Gen {
                 json!(*self.rng.pick(&["a0c8a2f4-6d7b-4e8e-9c3f-2f1b5e7d9a10", "", "../x"])),
             ),
         };
-        Self::set(root, &path, value);
+        set_path(root, &path, value);
     }
 
     fn mutate_text(&mut self, text: String) -> String {
@@ -370,9 +354,9 @@ fn generate(seeds: &[Seed], seed: u64, index: usize) -> Case {
         let which = *g.rng.pick(&endless);
         let mut v = seeds[which].value.clone().unwrap_or_else(|| json!({}));
         let window = *g.rng.pick(&["PT10M", "PT1H", "P11574D"]);
-        Gen::set(&mut v, &["advanced", "pollTimeout"], json!(window));
+        set_path(&mut v, &["advanced", "pollTimeout"], json!(window));
         if g.rng.chance(50) {
-            Gen::set(&mut v, &["advanced", "maxPollInterval"], json!("PT2S"));
+            set_path(&mut v, &["advanced", "maxPollInterval"], json!("PT2S"));
         }
         return Case {
             input: g.render(&v),

@@ -55,3 +55,21 @@ pub fn env_number(name: &str) -> Option<u64> {
         None => raw.parse().ok(),
     }
 }
+
+/// Sets `path` in `root`, creating (or replacing with) objects on the way;
+/// does nothing if `root` is not an object.
+pub fn set_path(root: &mut serde_json::Value, path: &[&str], value: serde_json::Value) {
+    let mut node = root;
+    for (i, key) in path.iter().enumerate() {
+        let Some(obj) = node.as_object_mut() else { return };
+        if i + 1 == path.len() {
+            obj.insert(key.to_string(), value);
+            return;
+        }
+        let child = obj.entry(key.to_string()).or_insert_with(|| serde_json::json!({}));
+        if !child.is_object() {
+            *child = serde_json::json!({});
+        }
+        node = child;
+    }
+}
