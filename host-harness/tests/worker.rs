@@ -7,7 +7,9 @@
 
 mod common;
 
-use common::worker::{assert_same, assert_strict, events, job, job_input, scenario, Worker};
+use common::worker::{
+    assert_same, assert_strict, basic_auth_cluster, events, job, job_input, scenario, Worker, BASIC_AUTH_ENV,
+};
 use serde_json::{json, Value};
 use std::io::{Read as _, Write as _};
 use std::time::{Duration, Instant};
@@ -114,16 +116,9 @@ fn a_job_never_runs_past_its_deadline() {
 fn basic_auth_is_sent_and_never_logged() {
     let s = scenario("sync-s3-all-features");
     let aws = AwsStandIn::start(s.answer()).unwrap();
-    let cluster = CamundaStandIn::start_in_thread(StandInConfig {
-        auth: AuthMode::Basic {
-            user: "demo".into(),
-            password: "pa55-w0rd".into(),
-        },
-        ..StandInConfig::default()
-    })
-    .unwrap();
+    let cluster = basic_auth_cluster();
     cluster.create_job(job(job_input(&s, &aws), &[]));
-    let env = [("CAMUNDA_BASIC_AUTH_USERNAME", "demo"), ("CAMUNDA_BASIC_AUTH_PASSWORD", "pa55-w0rd")];
+    let env = BASIC_AUTH_ENV;
     let mut worker = Worker::start(&cluster, &aws, &["--once"], &env);
     assert_eq!(worker.wait(Duration::from_secs(60)), 0, "{}", worker.log());
     assert_eq!(cluster.completions().len(), 1, "{}", worker.log());

@@ -6,12 +6,11 @@
 
 mod common;
 
-use common::worker::{assert_same, assert_strict, job, job_input, scenario, Worker};
+use common::worker::{assert_same, assert_strict, basic_auth_cluster, job, job_input, scenario, Worker, BASIC_AUTH_ENV};
 use serde_json::{json, Value};
 use std::time::Duration;
 use textract_host::engine::{ExecOptions, ExecutionClock};
 use textract_host::testkit::aws_standin::AwsStandIn;
-use textract_host::testkit::camunda::{AuthMode, CamundaStandIn, StandInConfig};
 use textract_host::transport::egress::EgressPolicy;
 use textract_host::transport::Mode;
 
@@ -19,21 +18,14 @@ use textract_host::transport::Mode;
 fn a_document_reference_is_the_result_and_the_cluster_stores_the_json() {
     let s = scenario("sync-s3-all-features");
     let aws = AwsStandIn::start(s.answer()).unwrap();
-    let cluster = CamundaStandIn::start_in_thread(StandInConfig {
-        auth: AuthMode::Basic {
-            user: "demo".into(),
-            password: "pa55-w0rd".into(),
-        },
-        ..StandInConfig::default()
-    })
-    .unwrap();
+    let cluster = basic_auth_cluster();
     let plain_input = job_input(&s, &aws);
     let mut document_input = plain_input.clone();
     document_input["documentReturnFormat"] = json!({"choice": "DOCUMENT"});
     let as_document = cluster.create_job(job(document_input, &[("resultVariable", "textract")]));
     let as_json = cluster.create_job(job(plain_input.clone(), &[("resultVariable", "textract")]));
 
-    let env = [("CAMUNDA_BASIC_AUTH_USERNAME", "demo"), ("CAMUNDA_BASIC_AUTH_PASSWORD", "pa55-w0rd")];
+    let env = BASIC_AUTH_ENV;
     let mut worker = Worker::start(&cluster, &aws, &["--once", "--concurrency", "2"], &env);
     assert_eq!(worker.wait(Duration::from_secs(60)), 0, "{}", worker.log());
 

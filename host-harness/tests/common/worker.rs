@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use textract_host::engine::{EngineSettings, Harness};
 use textract_host::testkit::aws_standin::{Answer, AwsStandIn};
-use textract_host::testkit::camunda::{CamundaStandIn, JobSpec};
+use textract_host::testkit::camunda::{AuthMode, CamundaStandIn, JobSpec, StandInConfig};
 use textract_host::transport::cassette::Cassette;
 
 /// The component compiled to native code for `--no-pooling`, once per test binary.
@@ -29,6 +29,22 @@ fn precompiled() -> PathBuf {
         path
     })
     .clone()
+}
+
+/// The worker's environment for `basic_auth_cluster`.
+pub const BASIC_AUTH_ENV: [(&str, &str); 2] =
+    [("CAMUNDA_BASIC_AUTH_USERNAME", "demo"), ("CAMUNDA_BASIC_AUTH_PASSWORD", "pa55-w0rd")];
+
+/// A stand-in cluster that requires basic auth (`demo` / `pa55-w0rd`).
+pub fn basic_auth_cluster() -> CamundaStandIn {
+    CamundaStandIn::start_in_thread(StandInConfig {
+        auth: AuthMode::Basic {
+            user: "demo".into(),
+            password: "pa55-w0rd".into(),
+        },
+        ..StandInConfig::default()
+    })
+    .unwrap()
 }
 
 pub const JOB_TYPE: &str = "io.camunda:aws-textract:1";
