@@ -16,7 +16,7 @@ OFFICIAL_TEMPLATES = target/tools/node_modules/@camunda/connectors-element-templ
 NPM_TOOLS   = @bytecodealliance/jco@1.35.0 @camunda/connectors-element-templates@1.0.29 \
               @bpmn-io/element-templates-validator@2.26.0
 
-.PHONY: demo test layout tools component fixture host target bench bench-quick sdk-baseline fuzz test-jco templates \
+.PHONY: demo test layout tools component fixture host target bench bench-quick profile sdk-baseline fuzz test-jco templates \
         test-templates clean
 
 # Idempotent: adds the wasm target to the toolchain named in rust-toolchain.toml.
@@ -113,6 +113,14 @@ sdk-baseline:
 bench: component sdk-baseline
 	$(CARGO) build --release -p textract-host --bins
 	target/release/textract-bench
+
+# Where the component's SYNC call spends its time: perf samples `textract-bench
+# --profile`, and the engine's perf map names the guest's functions (Debian's
+# linux-perf; the host's own symbols are stripped in release).
+profile: component
+	$(CARGO) build --release -p textract-host --bins
+	TEXTRACT_HOST_PERF_MAP=1 perf record -q -e cpu-clock -F 20000 -o target/perf.data target/release/textract-bench --profile
+	perf report -i target/perf.data --no-children --sort dso,symbol --stdio 2>/dev/null | grep -v '^#' | grep -v '^$$' | head -60
 
 # A reduced run on the test build, to prove the bench works (CI runs it).
 bench-quick: component host

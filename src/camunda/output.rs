@@ -31,31 +31,32 @@ impl JsonOut {
     }
 
     pub fn str(&mut self, s: &str) {
+        self.buf.reserve(s.len() + 2);
         self.buf.push('"');
+        let bytes = s.as_bytes();
         let mut start = 0;
-        for (i, c) in s.char_indices() {
-            let escaped = match c {
-                '"' => "\\\"",
-                '\\' => "\\\\",
-                '\n' => "\\n",
-                '\r' => "\\r",
-                '\t' => "\\t",
-                c if (c as u32) < 0x20 => {
-                    self.buf.push_str(&s[start..i]);
+        // Every byte that needs an escape is ASCII, so scanning bytes (not
+        // chars) finds them all and cuts only at character boundaries.
+        for (i, &b) in bytes.iter().enumerate() {
+            if !NEEDS_ESCAPE[usize::from(b)] {
+                continue;
+            }
+            self.buf.push_str(&s[start..i]);
+            match b {
+                b'"' => self.buf.push_str("\\\""),
+                b'\\' => self.buf.push_str("\\\\"),
+                b'\n' => self.buf.push_str("\\n"),
+                b'\r' => self.buf.push_str("\\r"),
+                b'\t' => self.buf.push_str("\\t"),
+                _ => {
                     // A control character as \u00XX, without a heap allocation.
                     const HEX: &[u8; 16] = b"0123456789abcdef";
-                    let code = c as u32 as usize;
                     self.buf.push_str("\\u00");
-                    self.buf.push(HEX[(code >> 4) & 0xf] as char);
-                    self.buf.push(HEX[code & 0xf] as char);
-                    start = i + 1;
-                    continue;
+                    self.buf.push(char::from(HEX[usize::from(b >> 4)]));
+                    self.buf.push(char::from(HEX[usize::from(b & 0xf)]));
                 }
-                _ => continue,
-            };
-            self.buf.push_str(&s[start..i]);
-            self.buf.push_str(escaped);
-            start = i + c.len_utf8();
+            }
+            start = i + 1;
         }
         self.buf.push_str(&s[start..]);
         self.buf.push('"');
@@ -108,6 +109,20 @@ impl JsonOut {
     }
 }
 
+/// The bytes a JSON string cannot carry as they are: `"`, `\` and the control
+/// characters. (DEL and U+2028 pass unescaped, as Jackson writes them.)
+const NEEDS_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
 /// Appends `f` as Java's `Float.toString` prints it: the shortest digits that
 /// round-trip, plain notation for 1e-3 ≤ |f| < 1e7 (always with a fraction,
 /// `1.0`), computerised scientific notation otherwise (`1.5861064E-16`).
@@ -117,8 +132,23 @@ pub fn java_float(f: f32, out: &mut String) {
         return;
     }
     // Everything on the stack: a result of 1,000 blocks prints ~10,000 floats.
-    let mut buffer = ryu::Buffer::new();
-    let text = buffer.format_finite(f).as_bytes();
+    // zmij (serde_json's own float printer, so no second one in the component)
+    // writes the shortest digits that round-trip, as Java does.
+    let mut buffer = zmij::Buffer::new();
+    let text = buffer.format_finite(f);
+    // Inside Java's plain range zmij writes exactly what Java writes (`0.001`,
+    // `1234567.0`): nearly every Textract float takes this path. (No `e` there:
+    // zmij's own plain range is wider. The tests check this against ryu.)
+    if (1e-3..1e7).contains(&f.abs()) {
+        out.push_str(text);
+        return;
+    }
+    java_float_rewritten(text.as_bytes(), out);
+}
+
+/// `java_float` for what zmij writes differently from Java: scientific notation
+/// (`1e-7`, `1.5e+16`) and the plain numbers outside Java's range (`0.0001`).
+fn java_float_rewritten(text: &[u8], out: &mut String) {
     let (negative, text) = match text.split_first() {
         Some((b'-', rest)) => (true, rest),
         _ => (false, text),
@@ -187,10 +217,11 @@ pub fn java_float(f: f32, out: &mut String) {
     }
 }
 
-/// The exponent ryu writes after `e` (`-16`, `7`).
+/// The exponent written after `e` (`-16`, `+7`, `7`).
 fn parse_exp(text: &[u8]) -> i32 {
     let (negative, digits) = match text.split_first() {
         Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
         _ => (false, text),
     };
     let value = digits
@@ -520,6 +551,36 @@ mod tests {
         let mut out = JsonOut::with_capacity(8);
         out.str("a\"b\\c\nd\u{1}é");
         assert_eq!(out.buf, r#""a\"b\\c\nd\u0001é""#);
+    }
+
+    #[test]
+    fn escapes_next_to_multibyte_characters_keep_them_whole() {
+        let mut out = JsonOut::with_capacity(0);
+        out.str("é\"€\t😀\u{1f}x\u{7f}\u{2028}");
+        assert_eq!(out.buf, "\"é\\\"€\\t😀\\u001fx\u{7f}\u{2028}\"");
+        let mut empty = JsonOut::with_capacity(0);
+        empty.str("");
+        assert_eq!(empty.buf, "\"\"");
+    }
+
+    /// zmij's text, shortcut or rewritten, against the same rewrite of ryu's
+    /// (an independent shortest-digits printer), over f32s spread across every
+    /// exponent, and the edges of Java's plain range.
+    #[test]
+    fn java_floats_agree_with_the_same_rewrite_of_ryu() {
+        let mut checked = 0;
+        let edges = [1e-3f32, 1e7, 9_999_999.0, 0.001_000_1, 0.000_999_9, 1.0, 10.0, f32::MAX, f32::MIN_POSITIVE];
+        let spread = (1u32..0x7f80_0000).step_by(9_973).map(f32::from_bits);
+        for f in edges.into_iter().chain(spread) {
+            for f in [f, -f] {
+                let (mut ours, mut oracle) = (String::new(), String::new());
+                java_float(f, &mut ours);
+                java_float_rewritten(ryu::Buffer::new().format_finite(f).as_bytes(), &mut oracle);
+                assert_eq!(ours, oracle, "{f:e}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 400_000, "{checked}");
     }
 
     #[test]

@@ -58,8 +58,10 @@ impl Platform for WasiPlatform {
     }
 }
 
-/// Bytes read from a response body per call.
-const READ_CHUNK: u64 = 64 * 1024;
+/// The most bytes one read of a response body asks for. The host hands over
+/// what it has, up to this, in one allocation; large reads mean few copies of a
+/// 1 MB body (the guest's memory limit still bounds what a body may take).
+const READ_CHUNK: u64 = 4 * 1024 * 1024;
 
 impl HttpClient for WasiHttp {
     fn send(&mut self, req: &HttpRequest) -> Result<HttpResponse> {
@@ -153,6 +155,8 @@ impl HttpClient for WasiHttp {
             let stream = incoming_body.stream().map_err(|_| setup_failed("response stream"))?;
             loop {
                 match stream.blocking_read(READ_CHUNK) {
+                    // The first chunk is kept as it came (often the whole body): no copy.
+                    Ok(chunk) if bytes.is_empty() => bytes = chunk,
                     Ok(chunk) => bytes.extend_from_slice(&chunk),
                     Err(StreamError::Closed) => break,
                     Err(StreamError::LastOperationFailed(e)) => {

@@ -336,6 +336,9 @@ impl Drop for EpochTicker {
     }
 }
 
+/// Set (to anything) to have the engine write a perf map of the guest's code.
+pub const PERF_MAP_VARIABLE: &str = "TEXTRACT_HOST_PERF_MAP";
+
 /// Linear memory kept resident per pool slot between executions.
 pub const KEEP_RESIDENT_BYTES: usize = 16 * 1024 * 1024;
 
@@ -354,6 +357,11 @@ impl Harness {
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
+        // A profiling aid (`make profile`): names the compiled guest functions in
+        // /tmp/perf-PID.map so that `perf report` shows them. Off unless asked.
+        if std::env::var_os(PERF_MAP_VARIABLE).is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         if settings.pooling {
             let mut pool = PoolingAllocationConfig::default();
             let n = settings.pool_size.max(1);
