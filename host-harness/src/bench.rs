@@ -626,7 +626,7 @@ fn main() {
             fresh_faults,
         } = sync_round(
             iterations,
-            if quick { 4 } else { 6 },
+            if quick { 4 } else { 3 },
             || replay_sync(&rt1, &harness, &input, &cassette, start),
             || native_call(&input, &body_bytes),
         );
