@@ -15,17 +15,26 @@ use textract_host::testkit::aws_standin::{Answer, AwsStandIn};
 use textract_host::testkit::camunda::{AuthMode, CamundaStandIn, JobSpec, StandInConfig};
 use textract_host::transport::cassette::Cassette;
 
-/// The component compiled to native code for `--no-pooling`, once per test binary.
+/// The component compiled to native code for `--no-pooling`, once per test process.
+/// One file per test binary, under cargo's own scratch folder (`cargo clean`
+/// removes it): a name per process id left a 2 MB file in /tmp after every run,
+/// since statics are never dropped. Written under a private name and renamed into
+/// place, so concurrent processes of one binary never read a half-written file.
 fn precompiled() -> PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
         super::harness(); // a clear failure on a stale component
-        let path = std::env::temp_dir().join(format!("textract-worker-test-{}.cwasm", std::process::id()));
+        let exe = std::env::current_exe().unwrap();
+        let stem = exe.file_stem().unwrap().to_string_lossy().into_owned();
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        let path = dir.join(format!("{stem}.cwasm"));
+        let partial = dir.join(format!("{stem}.{}.partial", std::process::id()));
         let settings = EngineSettings {
             pooling: false,
             ..EngineSettings::default()
         };
-        Harness::compile(&super::component_path(), &path, &settings).unwrap();
+        Harness::compile(&super::component_path(), &partial, &settings).unwrap();
+        std::fs::rename(&partial, &path).unwrap();
         path
     })
     .clone()
