@@ -53,7 +53,7 @@ fn a_document_reference_is_the_result_and_the_cluster_stores_the_json() {
     assert_eq!(serde_json::from_slice::<Value>(&stored).unwrap(), plain);
     assert_eq!(
         reference["contentHash"],
-        textract_connector::camunda::document::sha256_hex(&stored)
+        textract_connector::platform::documents::sha256_hex(&stored)
     );
     let metadata = &reference["metadata"];
     assert_eq!(metadata["contentType"], "application/json");

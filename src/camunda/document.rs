@@ -5,12 +5,11 @@
 
 use crate::aws::endpoint::Endpoint;
 use crate::error::{Error, Result};
-use crate::platform::documents::StoreError;
+use crate::platform::documents::{sha256_hex, StoreError};
 use crate::platform::http::HttpRequest;
 use crate::platform::{printable, Context};
 use base64::Engine as _;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 /// AWS's limit for real-time analysis, and for images in asynchronous jobs.
 pub const SYNC_MAX_BYTES: usize = 10 * 1024 * 1024;
@@ -363,10 +362,6 @@ fn check_hash(id: &str, expected: &str, bytes: &[u8]) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn url_file_name(url: &str) -> Option<String> {

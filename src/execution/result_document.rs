@@ -172,7 +172,7 @@ mod tests {
             );
             assert_eq!(
                 reference["contentHash"],
-                crate::camunda::document::sha256_hex(json_result.as_bytes())
+                crate::platform::documents::sha256_hex(json_result.as_bytes())
             );
             let elapsed = host.platform.elapsed.as_secs();
             assert_eq!(

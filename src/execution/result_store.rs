@@ -3,10 +3,10 @@
 //! over `advanced.maxResultBytes` and `advanced.resultS3Bucket` is set, the full
 //! JSON goes to S3 and the task returns a summary that points at it.
 
-use crate::camunda::document::sha256_hex;
 use crate::camunda::output::JsonOut;
 use crate::camunda::validation::Task;
 use crate::error::{Error, Result};
+use crate::platform::documents::sha256_hex;
 use crate::platform::Context;
 
 /// The share of the execution's memory a result may take while it is built:

@@ -3,6 +3,13 @@
 //! DOCUMENT). In the component this is the `document-store` WIT import; in tests
 //! an in-memory map.
 
+/// A document's `contentHash` as Camunda's document store writes it: the SHA-256
+/// of its bytes in lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The document store behind `camunda` documents (a WIT import in the component).
 pub trait DocumentStore {
     /// `content_hash` is passed on to the store; the connector checks the bytes against it too.

@@ -1,7 +1,7 @@
 //! A deterministic platform for unit tests: virtual time, counting randomness,
 //! a document store in memory, and a host that puts them together.
 
-use super::documents::{CreateError, DocumentStore, StoreError};
+use super::documents::{sha256_hex, CreateError, DocumentStore, StoreError};
 use super::http::fake::FakeHttp;
 use super::{Context, Platform, RuntimeMode};
 use crate::error::Result;
@@ -73,12 +73,6 @@ impl DocumentStore for FakeStore {
         })
         .to_string())
     }
-}
-
-/// SHA-256 in hex, here rather than from `camunda` (the platform layer imports nothing above it).
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub struct FakePlatform {

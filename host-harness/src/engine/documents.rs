@@ -113,7 +113,7 @@ impl DocumentStore for FolderStore {
                     "the document is larger than {MAX_DOCUMENT_BYTES} bytes"
                 )));
             }
-            let hash = textract_connector::camunda::document::sha256_hex(&content);
+            let hash = textract_connector::platform::documents::sha256_hex(&content);
             let path = self.dir.join(&hash);
             let stored = std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() == content.len() as u64);
             if !stored {
@@ -162,7 +162,7 @@ mod tests {
         let store = FolderStore { dir: dir.clone() };
         let content = br#"{"blocks":[]}"#.to_vec();
         let reference = block_on(store.create(content.clone(), "application/json", "textract-result-1.json")).unwrap();
-        let hash = textract_connector::camunda::document::sha256_hex(&content);
+        let hash = textract_connector::platform::documents::sha256_hex(&content);
         assert_eq!(
             reference,
             format!(

@@ -457,7 +457,7 @@ impl State {
 /// The content hash as Camunda's stores compute it: SHA-256 of the bytes, in hex
 /// (the connector checks the bytes it reads against it).
 fn content_hash(bytes: &[u8]) -> String {
-    textract_connector::camunda::document::sha256_hex(bytes)
+    textract_connector::platform::documents::sha256_hex(bytes)
 }
 
 fn activated_job_json(job: &Job, deadline: i64, fetch: Option<&[String]>) -> Value {

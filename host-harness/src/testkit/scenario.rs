@@ -257,7 +257,7 @@ fn created_document_problem(result: &Value, scratch: Option<&ScratchDocuments>) 
         Ok(Ok(bytes)) => bytes,
         _ => return Some(format!("the result references document {id:?}, which the store does not hold")),
     };
-    let hash = textract_connector::camunda::document::sha256_hex(&bytes);
+    let hash = textract_connector::platform::documents::sha256_hex(&bytes);
     let size = result.pointer("/metadata/size").and_then(Value::as_u64);
     if result.get("contentHash").and_then(Value::as_str) != Some(hash.as_str()) || size != Some(bytes.len() as u64) {
         return Some(format!(
@@ -289,7 +289,7 @@ mod tests {
         std::fs::write(source.join("doc-1"), b"input").unwrap();
         let scratch = ScratchDocuments::copy_of(&source).unwrap();
         let stored = b"{\"blocks\":[]}";
-        let hash = textract_connector::camunda::document::sha256_hex(stored);
+        let hash = textract_connector::platform::documents::sha256_hex(stored);
         std::fs::write(scratch.0.join(&hash), stored).unwrap();
         let reference = |id: &str, hash: &str, size: usize| {
             json!({"camunda.document.type": "camunda", "storeId": "local", "documentId": id, "contentHash": hash,

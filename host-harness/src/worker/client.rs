@@ -499,7 +499,7 @@ mod tests {
         assert_eq!(parsed["storeId"], "in-memory");
         assert_eq!(
             parsed["contentHash"],
-            textract_connector::camunda::document::sha256_hex(&content)
+            textract_connector::platform::documents::sha256_hex(&content)
         );
         assert_eq!(parsed["metadata"]["contentType"], "application/json");
         assert_eq!(parsed["metadata"]["fileName"], "textract-result-1.json");
