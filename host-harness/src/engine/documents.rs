@@ -14,6 +14,11 @@ use std::sync::Arc;
 /// The largest document a store hands out: Textract's 500 MB async limit, and some.
 pub const MAX_DOCUMENT_BYTES: u64 = 512 * 1024 * 1024;
 
+/// Why a store refuses a document over [`MAX_DOCUMENT_BYTES`], read or created.
+pub fn too_large() -> String {
+    format!("the document is larger than {MAX_DOCUMENT_BYTES} bytes")
+}
+
 /// Why a store did not hand a document out (the `read-error` of the WIT import).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReadError {
@@ -92,9 +97,7 @@ impl DocumentStore for FolderStore {
                 Err(_) => return Err(ReadError::NotFound),
                 Ok(meta) if !meta.is_file() => return Err(ReadError::NotFound),
                 Ok(meta) if meta.len() > MAX_DOCUMENT_BYTES => {
-                    return Err(ReadError::Denied(format!(
-                        "the document is larger than {MAX_DOCUMENT_BYTES} bytes"
-                    )))
+                    return Err(ReadError::Denied(too_large()))
                 }
                 Ok(_) => {}
             }
@@ -109,9 +112,7 @@ impl DocumentStore for FolderStore {
     fn create<'a>(&'a self, content: Vec<u8>, content_type: &'a str, file_name: &'a str) -> CreateFuture<'a> {
         Box::pin(async move {
             if content.len() as u64 > MAX_DOCUMENT_BYTES {
-                return Err(CreateError::Denied(format!(
-                    "the document is larger than {MAX_DOCUMENT_BYTES} bytes"
-                )));
+                return Err(CreateError::Denied(too_large()));
             }
             let hash = textract_connector::platform::documents::sha256_hex(&content);
             let path = self.dir.join(&hash);

@@ -7,7 +7,7 @@
 
 use super::connection::{Auth, Connection};
 use super::job::{ActivatedJob, Reply};
-use crate::engine::documents::{plain_id, CreateError, ReadError, MAX_DOCUMENT_BYTES};
+use crate::engine::documents::{plain_id, too_large, CreateError, ReadError, MAX_DOCUMENT_BYTES};
 use crate::engine::runtime_log::escape_controls;
 use serde_json::{json, Value};
 use std::convert::Infallible;
@@ -196,9 +196,7 @@ impl CamundaClient {
             _ => return Err(ReadError::Unavailable(format!("the document API answered HTTP {status}"))),
         }
         if response.content_length().unwrap_or(0) > MAX_DOCUMENT_BYTES {
-            return Err(ReadError::Denied(format!(
-                "the document is larger than {MAX_DOCUMENT_BYTES} bytes"
-            )));
+            return Err(ReadError::Denied(too_large()));
         }
         let mut bytes = Vec::new();
         while let Some(chunk) = response
@@ -207,9 +205,7 @@ impl CamundaClient {
             .map_err(|e| ReadError::Unavailable(format!("the document download broke off: {}", reason(&e))))?
         {
             if (bytes.len() + chunk.len()) as u64 > MAX_DOCUMENT_BYTES {
-                return Err(ReadError::Denied(format!(
-                    "the document is larger than {MAX_DOCUMENT_BYTES} bytes"
-                )));
+                return Err(ReadError::Denied(too_large()));
             }
             bytes.extend_from_slice(&chunk);
         }
@@ -227,9 +223,7 @@ impl CamundaClient {
         file_name: &str,
     ) -> Result<String, CreateError> {
         if content.len() as u64 > MAX_DOCUMENT_BYTES {
-            return Err(CreateError::Denied(format!(
-                "the document is larger than {MAX_DOCUMENT_BYTES} bytes"
-            )));
+            return Err(CreateError::Denied(too_large()));
         }
         let url = format!("{}/documents", self.connection.rest_address);
         let size = content.len() as u64;
