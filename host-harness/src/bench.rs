@@ -248,12 +248,19 @@ fn measure_prepared<P>(n: usize, warm: usize, mut prepare: impl FnMut() -> P, mu
     let (mut times, mut cpu) = (Vec::with_capacity(n), 0.0);
     for _ in 0..n {
         let p = prepare();
-        let (c, t) = (cpu_seconds(), Instant::now());
-        f(p);
-        times.push(t.elapsed());
-        cpu += cpu_seconds() - c;
+        let ((), time, c) = timed(|| f(p));
+        times.push(time);
+        cpu += c;
     }
     (stats(times), cpu)
+}
+
+/// One call of `f`: what it returns, its wall time and its CPU seconds.
+fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration, f64) {
+    let (cpu, t) = (cpu_seconds(), Instant::now());
+    let out = f();
+    let time = t.elapsed();
+    (out, time, cpu_seconds() - cpu)
 }
 
 /// A fresh replayer of `cassette`. Made before the clock starts: copying the
@@ -386,6 +393,7 @@ impl Drop for Pinned {
 /// One round of section 3: (a), (b) on a warm heap and (b) in a fresh process,
 /// interleaved call by call, so that whatever else slows this machine down
 /// during the round slows all three alike.
+#[derive(Default)]
 struct SyncRound {
     a: Vec<Duration>,
     a_cpu: f64,
@@ -407,26 +415,17 @@ fn sync_round<P>(
         a(prepare());
         b();
     }
-    let mut round = SyncRound {
-        a: Vec::new(),
-        a_cpu: 0.0,
-        parts: Vec::new(),
-        warm: Vec::new(),
-        warm_cpu: 0.0,
-        fresh: Vec::new(),
-        fresh_faults: 0,
-    };
+    let mut round = SyncRound::default();
     let mut faults = Vec::new();
     for i in 0..iterations {
         let p = prepare();
-        let (cpu, t) = (cpu_seconds(), Instant::now());
-        round.parts.push(a(p));
-        round.a.push(t.elapsed());
-        round.a_cpu += cpu_seconds() - cpu;
-        let (cpu, t) = (cpu_seconds(), Instant::now());
-        b();
-        round.warm.push(t.elapsed());
-        round.warm_cpu += cpu_seconds() - cpu;
+        let (parts, time, cpu) = timed(|| a(p));
+        round.parts.push(parts);
+        round.a.push(time);
+        round.a_cpu += cpu;
+        let ((), time, cpu) = timed(&mut b);
+        round.warm.push(time);
+        round.warm_cpu += cpu;
         if i % fresh_every == 0 {
             let (time, f) = fresh_native();
             round.fresh.push(time);
