@@ -754,6 +754,61 @@ fn endless_body_server(size: u64) -> u16 {
     port
 }
 
+/// A server whose every answer announces `size` bytes, sends half of them and
+/// hangs up: a body cut in half.
+fn half_body_server(size: usize) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut buf = [0u8; 65536];
+            let _ = stream.read(&mut buf);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {size}\r\n\r\n"
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&vec![b' '; size / 2]);
+        }
+    });
+    port
+}
+
+#[test]
+fn a_body_cut_in_half_is_one_plain_line_even_when_the_host_captures_backtraces() {
+    // An operator who runs the host with RUST_BACKTRACE=1 had the host's stack
+    // backtrace (its paths, crates and versions) in the tenant's error message:
+    // the guest passed the host's debug text of the stream error on in full.
+    let port = half_body_server(100_000);
+    let input = common::temp_path("textract-half-body", "json");
+    std::fs::write(&input, sync_input(Some(&format!("http://127.0.0.1:{port}")))).unwrap();
+    let out = host()
+        .env("RUST_BACKTRACE", "1")
+        .env("RUST_LIB_BACKTRACE", "1")
+        .args(["run", "--live", "--allow-host"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--input")
+        .arg(&input)
+        .output()
+        .unwrap();
+    std::fs::remove_file(&input).ok();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let error: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        error["error"],
+        json!({
+            "kind": "upstream",
+            "code": "ConnectionError",
+            "message": format!(
+                "Reading the response from 127.0.0.1:{port} failed: hyper error: error reading a body from connection. \
+                 Gave up after 3 attempts."
+            ),
+            "retryable": true,
+        })
+    );
+}
+
 /// The child's peak resident memory (VmHWM), read until it exits.
 fn run_measuring_peak(mut cmd: Command) -> (std::process::Output, u64) {
     let child = cmd

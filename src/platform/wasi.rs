@@ -162,7 +162,7 @@ impl HttpClient for WasiHttp {
                     Err(StreamError::LastOperationFailed(e)) => {
                         return Err(Error::Transport {
                             code: "ConnectionError".into(),
-                            message: format!("Reading the response from {host} failed: {}", e.to_debug_string()),
+                            message: format!("Reading the response from {host} failed: {}", host_detail(&e.to_debug_string())),
                         })
                     }
                 }
@@ -207,6 +207,15 @@ fn rejected(target: &str, why: &str) -> Error {
     }
 }
 
+/// The part of a host's error text that goes into a tenant's message: its first
+/// line, at most 200 characters, control characters escaped. The rest is the
+/// host's business: with backtraces enabled, Wasmtime's debug text of a stream
+/// error carries the host's whole stack (its paths, crates and versions).
+fn host_detail(text: &str) -> String {
+    let line = text.lines().next().unwrap_or_default().trim_end();
+    super::printable(&line.chars().take(200).collect::<String>()).into_owned()
+}
+
 /// A wasi-http error as a connector error: a denied host is a policy refusal,
 /// everything else a transport failure that a retry may fix.
 fn transport(host: &str, e: ErrorCode) -> Error {
@@ -222,6 +231,6 @@ fn transport(host: &str, e: ErrorCode) -> Error {
         } else {
             code
         },
-        message: format!("Could not complete the call to {host}: {name}"),
+        message: format!("Could not complete the call to {host}: {}", host_detail(name)),
     }
 }
